@@ -1,0 +1,98 @@
+// buildApp(deps): the whole HTTP application, ready to inject() or listen(). It never listens and
+// never reads the environment; main.ts and the tests hand it everything it uses.
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
+import { clientErrorHandler, registerErrorHandling } from './http/error-handler.ts';
+import { registerDocs } from './http/docs.ts';
+import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.ts';
+import { RequestLog } from './http/request-log.ts';
+import { registerSecurity } from './http/security.ts';
+import type { App } from './http/types.ts';
+import { registerHealthRoutes, type Logger, type ReadinessCheck } from './observability/index.ts';
+
+export const PACKAGE_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  readiness: readonly ReadinessCheck[];
+  isShuttingDown: () => boolean;
+  /** Extra route plugins mounted under /api/v1 (capabilities; tests add their own). */
+  apiPlugins?: readonly ((api: App) => Promise<void> | void)[];
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const loggerInstance: FastifyBaseLogger = deps.log;
+  const app: App = Fastify({
+    loggerInstance,
+    genReqId: requestIdFrom,
+    logController: new RequestLog(),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    // We answer requests that arrive while closing ourselves, with the stable error body.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    trustProxy: config.http.trustedProxies.length > 0 ? [...config.http.trustedProxies] : false,
+    clientErrorHandler,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  registerErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (deps.isShuttingDown()) {
+      reply.header('connection', 'close');
+      if (request.url !== '/health/live') throw new AppError('service_unavailable', 'the server is shutting down');
+    }
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // Requests already in flight when shutdown began finish, then their connection closes.
+    if (deps.isShuttingDown()) reply.header('connection', 'close');
+  });
+
+  const docsCsp = await registerDocs(app, {
+    version: PACKAGE_VERSION,
+    publicUrl: config.http.publicUrl,
+    ui: config.http.apiDocs,
+  });
+  await registerSecurity(app, { config, docsCsp });
+  registerHealthRoutes(app, { checks: deps.readiness, isShuttingDown: deps.isShuttingDown });
+
+  await app.register(
+    async (api) => {
+      api.get(
+        '/',
+        {
+          schema: {
+            summary: 'Service information',
+            tags: ['meta'],
+            response: {
+              200: z.object({ name: z.string(), version: z.string(), apiVersion: z.literal('v1'), docs: z.string().nullable() }),
+            },
+          },
+        },
+        () => ({
+          name: 'boxoffice',
+          version: PACKAGE_VERSION,
+          apiVersion: 'v1' as const,
+          docs: config.http.apiDocs ? `${config.http.publicUrl}/docs` : null,
+        }),
+      );
+      for (const plugin of deps.apiPlugins ?? []) await api.register(async (scope) => plugin(scope));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,1 @@
+export { DEMO_EVENT_SLUG, DEMO_ORGANIZER_EMAIL, seedDemo, type DemoSeed } from './demo-seed.ts';

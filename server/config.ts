@@ -1,0 +1,159 @@
+// The only reader of process.env: one zod schema for every variable, a frozen typed Config out,
+// and a refusal to start in production with anything unsafe. `.env.example` documents each one.
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-do-not-use-in-production';
+
+/** Secrets that must never reach production: our dev default and the usual placeholders. */
+const WEAK_SECRETS = new Set([DEV_JWT_SECRET, 'secret', 'changeme', 'change-me', 'password', 'test', 'dev']);
+const MIN_SECRET_LENGTH = 32;
+
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  PUBLIC_URL: z.url().optional(),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+  DATABASE_POOL_MAX: positiveInt.max(200).default(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/i, 'letters, digits, _ or -, at most 32')
+    .default('bo'),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.stringbool().optional(),
+
+  CORS_ORIGINS: csv.default(['http://localhost:3000', 'http://127.0.0.1:3000']),
+  TRUSTED_PROXIES: csv.default([]),
+  API_DOCS: z.stringbool().optional(),
+  BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+  REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+
+  JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
+  PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  readonly env: Env['NODE_ENV'];
+  readonly isProduction: boolean;
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string;
+    readonly corsOrigins: readonly string[];
+    readonly trustedProxies: readonly string[];
+    readonly apiDocs: boolean;
+    readonly bodyLimitBytes: number;
+    readonly requestTimeoutMs: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly postgres: { readonly url: string; readonly poolMax: number };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly log: { readonly level: Env['LOG_LEVEL']; readonly pretty: boolean };
+  readonly auth: { readonly jwtSecret: string };
+  readonly payments: { readonly provider: Env['PAYMENT_PROVIDER'] };
+}
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    const lines = problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n');
+    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type RawEnv = Readonly<Record<string, string | undefined>>;
+
+/** Rules that only production enforces; checked on the raw values so every offender is listed at once. */
+function productionProblems(raw: RawEnv): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const secret = raw['JWT_SECRET'];
+  if (secret === undefined || secret === '') {
+    problems.push({ variable: 'JWT_SECRET', message: 'required in production' });
+  } else if (secret.length < MIN_SECRET_LENGTH) {
+    problems.push({ variable: 'JWT_SECRET', message: `must be at least ${MIN_SECRET_LENGTH} characters in production` });
+  } else if (WEAK_SECRETS.has(secret) || /^(.)\1*$/.test(secret)) {
+    problems.push({ variable: 'JWT_SECRET', message: 'is a default or weak value; generate a random one' });
+  }
+  const origins = (raw['CORS_ORIGINS'] ?? '').split(',').map((o) => o.trim());
+  if (raw['CORS_ORIGINS'] === undefined || origins.every((o) => o === '')) {
+    problems.push({ variable: 'CORS_ORIGINS', message: 'must list the allowed origins in production' });
+  } else if (origins.some((o) => o === '*' || o.includes('*'))) {
+    problems.push({ variable: 'CORS_ORIGINS', message: 'wildcard origins are refused in production' });
+  }
+  if (raw['API_DOCS'] !== undefined && /^(true|1|yes|on|y|enabled)$/i.test(raw['API_DOCS'])) {
+    problems.push({ variable: 'API_DOCS', message: 'API docs must be off in production' });
+  }
+  if ((raw['PAYMENT_PROVIDER'] ?? 'sandbox') === 'sandbox') {
+    problems.push({ variable: 'PAYMENT_PROVIDER', message: 'the sandbox provider is refused in production' });
+  }
+  return problems;
+}
+
+/** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
+export function loadConfig(raw: RawEnv = process.env): Config {
+  const parsed = envSchema.safeParse(raw);
+  const problems: ConfigProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(environment)'),
+        message: raw[String(issue.path[0])] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message,
+      }));
+  if (raw['NODE_ENV'] === 'production') problems.push(...productionProblems(raw));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  return deepFreeze({
+    env: e.NODE_ENV,
+    isProduction,
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`,
+      corsOrigins: e.CORS_ORIGINS,
+      trustedProxies: e.TRUSTED_PROXIES,
+      apiDocs: e.API_DOCS ?? !isProduction,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    },
+    postgres: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? (!isProduction && process.stdout.isTTY) },
+    auth: { jwtSecret: e.JWT_SECRET },
+    payments: { provider: e.PAYMENT_PROVIDER },
+  });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object' && !Object.isFrozen(child)) deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}

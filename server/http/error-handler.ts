@@ -1,0 +1,94 @@
+// The one place where errors become HTTP answers: AppError codes map through errors.ts, framework
+// and validation errors are folded into the same stable body, and a 5xx never shows internals.
+import { STATUS_CODES as HTTP_REASONS } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from './types.ts';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
+
+const FRAMEWORK_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_ASYNC_CONSTRAINT: 'bad_request',
+};
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = Object.fromEntries(
+  (Object.entries(ERROR_STATUS) as [ErrorCode, number][])
+    .filter(([code]) => !['validation_failed', 'malformed_json'].includes(code))
+    .map(([code, status]) => [status, code]),
+);
+
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
+  malformed_json: 'the request body is not valid JSON',
+  payload_too_large: 'the request body is too large',
+  unsupported_media_type: 'unsupported content type; send application/json',
+  internal: 'internal error',
+  service_unavailable: 'service unavailable',
+};
+
+interface Issue {
+  path: string;
+  message: string;
+}
+
+function validationIssues(err: FastifyError & { validation: unknown[] }): Issue[] {
+  const where = err.validationContext ?? 'request';
+  return (err.validation as { instancePath?: string; message?: string }[]).map((v) => ({
+    path: [where, ...(v.instancePath ?? '').split('/').filter(Boolean)].join('.'),
+    message: v.message ?? 'invalid',
+  }));
+}
+
+/** Turns anything thrown in a request into an AppError (unknown errors become `internal`). */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as Partial<FastifyError> & { validation?: unknown[] };
+  if (hasZodFastifySchemaValidationErrors(err) || (Array.isArray(fe.validation) && fe.validation.length > 0)) {
+    const issues = validationIssues(fe as FastifyError & { validation: unknown[] });
+    return new AppError('validation_failed', 'the request is invalid', { issues }, { cause: err });
+  }
+  const mapped = fe.code ? FRAMEWORK_CODES[fe.code] : undefined;
+  if (mapped) return new AppError(mapped, MESSAGES[mapped] ?? fe.message ?? mapped, undefined, { cause: err });
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = STATUS_CODES[status] ?? 'bad_request';
+    return new AppError(code, fe.message ?? code, undefined, { cause: err });
+  }
+  const code: ErrorCode = status === 503 ? 'service_unavailable' : 'internal';
+  return new AppError(code, MESSAGES[code] ?? 'internal error', undefined, { cause: err });
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const appError = toAppError(err);
+  const level = appError.status >= 500 ? 'error' : 'info';
+  request.log[level]({ err: appError.status >= 500 ? err : undefined, code: appError.code }, appError.message);
+  return reply.code(appError.status).type('application/json; charset=utf-8').send(appError.toBody());
+}
+
+export function registerErrorHandling(app: App): void {
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request took too long to arrive'],
+  HPE_HEADER_OVERFLOW: [431, 'bad_request', 'request headers too large'],
+};
+
+/** Answers malformed HTTP and slow clients (before any route runs) with the same stable body. */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) return;
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${HTTP_REASONS[status] ?? 'Bad Request'}\r\n` +
+      `Connection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

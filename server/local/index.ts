@@ -1,0 +1,61 @@
+// The local stack: the PostgreSQL and Redis that `npm start` and `npm test` bring up when
+// DATABASE_URL / REDIS_URL are unset. Development only; production points at real services.
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLocalPostgres, type LocalPostgres } from './postgres.ts';
+import { startLocalRedis, type LocalRedis } from './redis.ts';
+import { freePort } from './system.ts';
+
+export { postgresBinDir, startLocalPostgres, startLocalRedis, type LocalPostgres, type LocalRedis };
+export { REDIS_INSTALL_COMMAND } from './redis.ts';
+
+/** The ignored folder that holds local clusters: `<repo>/.data`. */
+export const LOCAL_DATA_DIR = resolve(fileURLToPath(import.meta.url), '../../../.data');
+
+export interface LocalStackOptions {
+  profile: 'development' | 'test';
+  postgres: boolean;
+  redis: boolean;
+  log: (message: string) => void;
+}
+
+export interface LocalStack {
+  postgres: LocalPostgres | null;
+  redis: LocalRedis | null;
+  stop(): Promise<void>;
+}
+
+/** Fixed ports for development (stable URLs to paste into psql); any free port for tests. */
+const DEV_PORTS = { postgres: 54320, redis: 63790 };
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const dev = options.profile === 'development';
+  const root = join(LOCAL_DATA_DIR, dev ? 'dev' : 'test');
+  const [postgres, redis] = await Promise.all([
+    options.postgres
+      ? startLocalPostgres({
+          dataDir: join(root, 'postgres'),
+          port: dev ? DEV_PORTS.postgres : await freePort(),
+          database: dev ? 'boxoffice' : 'boxoffice_test',
+          profile: options.profile,
+          reuseRunning: dev,
+          log: options.log,
+        })
+      : null,
+    options.redis
+      ? startLocalRedis({
+          dataDir: join(root, 'redis'),
+          port: dev ? DEV_PORTS.redis : await freePort(),
+          reuseRunning: dev,
+          log: options.log,
+        })
+      : null,
+  ]);
+  return {
+    postgres,
+    redis,
+    async stop() {
+      await Promise.allSettled([postgres?.stop(), redis?.stop()]);
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { createLogger, loggerOptions, REDACTED_PATHS, type Logger, type LogSettings } from './logger.ts';
+export { registerHealthRoutes, type HealthDeps, type ReadinessCheck } from './health.ts';

@@ -1,0 +1,73 @@
+// Wires one running node: stores -> app -> listen -> signal handlers. main.ts and the dev
+// launcher both call startServer; tests call it too, with their own exit().
+import { buildApp, type AppDeps } from './app.ts';
+import type { Config } from './config.ts';
+import type { App } from './http/types.ts';
+import { createLogger, type Logger } from './observability/index.ts';
+import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
+import { connectRedis, createPostgres, createRedis, pendingMigrations, readMigrations, type Redis, type Sql } from './store/index.ts';
+
+export interface StartOptions {
+  log?: Logger;
+  /** Run after the server and its pools are closed (e.g. stop the local stack). */
+  afterClose?: readonly ShutdownStep[];
+  exit?: (code: number) => void;
+  /** Listen for SIGTERM/SIGINT (the real process does; in-process tests do not). */
+  handleSignals?: boolean;
+  apiPlugins?: AppDeps['apiPlugins'];
+}
+
+export interface RunningServer {
+  app: App;
+  url: string;
+  sql: Sql;
+  redis: Redis;
+  lifecycle: ShutdownController;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.log);
+  const lifecycle = createShutdown({
+    log,
+    timeoutMs: config.http.shutdownTimeoutMs,
+    exit: options.exit ?? ((code) => process.exit(code)),
+  });
+
+  const sql = createPostgres({ url: config.postgres.url, poolMax: config.postgres.poolMax });
+  const redis = createRedis({ url: config.redis.url, name: 'boxoffice-app' });
+  redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
+  await connectRedis(redis);
+  const migrations = await readMigrations();
+
+  const app = await buildApp({
+    config,
+    log,
+    isShuttingDown: lifecycle.isShuttingDown,
+    ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
+    readiness: [
+      { name: 'postgres', check: async () => void (await sql`select 1`) },
+      { name: 'redis', check: async () => void (await redis.ping()) },
+      {
+        name: 'migrations',
+        check: async () => {
+          const pending = await pendingMigrations(sql, migrations);
+          if (pending.length > 0) throw new Error(`pending ${pending.join(', ')}; run npm run migrate -- up`);
+        },
+      },
+    ],
+  });
+
+  lifecycle.add({ name: 'http', run: () => app.close() });
+  lifecycle.add({ name: 'redis', run: async () => void (await redis.quit()) });
+  lifecycle.add({ name: 'postgres', run: () => sql.end({ timeout: 5 }) });
+  for (const step of options.afterClose ?? []) lifecycle.add(step);
+
+  if (options.handleSignals ?? true) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => void lifecycle.shutdown(signal));
+    }
+  }
+
+  const url = await app.listen({ host: config.http.host, port: config.http.port });
+  return { app, url, sql, redis, lifecycle };
+}
