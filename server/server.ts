@@ -42,7 +42,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const app = await buildApp({
     config,
     log,
-    isShuttingDown: lifecycle.isShuttingDown,
+    isShuttingDown: () => lifecycle.isShuttingDown(),
     ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
     readiness: [
       { name: 'postgres', check: async () => void (await sql`select 1`) },

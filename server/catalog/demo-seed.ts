@@ -14,7 +14,7 @@ export interface DemoSeed {
 }
 
 export async function seedDemo(sql: Sql, now: Date = new Date()): Promise<DemoSeed> {
-  return (await sql.begin(async (tx) => {
+  return sql.begin(async (tx): Promise<DemoSeed> => {
     const [existing] = await tx<{ id: string }[]>`select id from events where slug = ${DEMO_EVENT_SLUG}`;
     if (existing) return { eventId: existing.id, slug: DEMO_EVENT_SLUG, created: false };
 
@@ -50,5 +50,5 @@ export async function seedDemo(sql: Sql, now: Date = new Date()): Promise<DemoSe
       insert into promo_codes (event_id, code, discount_kind, percent_off, max_uses, per_customer_limit)
       values (${eventId}, 'DEMO10', 'percent', 10, 100, 1)`;
     return { eventId, slug: DEMO_EVENT_SLUG, created: true };
-  })) as DemoSeed;
+  });
 }

@@ -2,7 +2,7 @@
 // DATABASE_URL / REDIS_URL are unset. Development only; production points at real services.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalPostgres, type LocalPostgres } from './postgres.ts';
+import { postgresBinDir, startLocalPostgres, type LocalPostgres } from './postgres.ts';
 import { startLocalRedis, type LocalRedis } from './redis.ts';
 import { freePort } from './system.ts';
 

@@ -1,0 +1,123 @@
+// The real entry points as separate processes: main.ts serves and exits 0 on SIGTERM, refuses
+// bad or unsafe config with one message naming every variable; the migrate CLI goes up, reports
+// status and goes down.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './local/system.ts';
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../test/helpers/databases.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Spawned {
+  exit: Promise<number | null>;
+  output: () => string;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+function spawnScript(script: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { exit, output: () => output, kill: (signal) => child.kill(signal) };
+}
+
+async function waitReady(url: string, exited: () => boolean): Promise<number> {
+  for (let attempt = 0; attempt < 300 && !exited(); attempt++) {
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return 200;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 0;
+}
+
+describe('process entry points', () => {
+  let db: TestDatabase;
+  let empty: TestDatabase;
+  let redis: TestRedis;
+
+  beforeAll(async () => {
+    [db, empty, redis] = await Promise.all([createTestDatabase(), createTestDatabase({ migrated: false }), createTestRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([db.drop(), empty.drop(), redis.cleanup()]);
+  });
+
+  it('main.ts serves until SIGTERM, then drains and exits 0', async () => {
+    const port = await freePort();
+    const proc = spawnScript('server/main.ts', [], {
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    let exited = false;
+    void proc.exit.then(() => (exited = true));
+    expect(await waitReady(`http://127.0.0.1:${port}/health/ready`, () => exited), proc.output()).toBe(200);
+
+    proc.kill('SIGTERM');
+    expect(await proc.exit).toBe(0);
+    const lines = proc
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; reason?: string; code?: number });
+    expect(lines.find((l) => l.msg === 'shutting down')?.reason).toBe('SIGTERM');
+    expect(lines.find((l) => l.msg === 'shutdown complete')?.code).toBe(0);
+  });
+
+  it('main.ts refuses bad config with one message naming every offending variable', async () => {
+    const proc = spawnScript('server/main.ts', [], { PORT: 'not-a-port', REDIS_URL: 'http://wrong', LOG_LEVEL: 'loud' });
+    expect(await proc.exit).toBe(1);
+    const out = proc.output();
+    expect(out).toMatch(/invalid configuration \(4 problems\)/);
+    for (const variable of ['PORT', 'REDIS_URL', 'LOG_LEVEL', 'DATABASE_URL']) expect(out).toContain(`- ${variable}:`);
+  });
+
+  it('main.ts refuses unsafe production config', async () => {
+    const proc = spawnScript('server/main.ts', [], {
+      NODE_ENV: 'production',
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      JWT_SECRET: 'short',
+      CORS_ORIGINS: '*',
+      API_DOCS: 'true',
+    });
+    expect(await proc.exit).toBe(1);
+    const out = proc.output();
+    for (const variable of ['JWT_SECRET', 'CORS_ORIGINS', 'API_DOCS', 'PAYMENT_PROVIDER']) expect(out).toContain(`- ${variable}:`);
+  });
+
+  it('the migrate CLI goes up, reports status, goes down, and rejects bad arguments', async () => {
+    const env = { DATABASE_URL: empty.url, LOG_LEVEL: 'info' };
+    const up = spawnScript('server/cli/migrate.ts', ['up'], env);
+    expect(await up.exit, up.output()).toBe(0);
+
+    const status = spawnScript('server/cli/migrate.ts', ['status'], env);
+    expect(await status.exit).toBe(0);
+    expect(status.output()).toMatch(/0001 identity\s+applied/);
+    expect(status.output()).toMatch(/0002 catalog\s+applied/);
+
+    const down = spawnScript('server/cli/migrate.ts', ['down', '1'], env);
+    expect(await down.exit).toBe(0);
+    const [row] = await empty.sql<{ n: number }[]>`select count(*)::int as n from schema_migrations where version = 2`;
+    expect(row?.n).toBe(0);
+    expect((await empty.sql`select to_regclass('events') as t`)[0]?.['t']).toBeNull();
+
+    const bad = spawnScript('server/cli/migrate.ts', ['sideways'], env);
+    expect(await bad.exit).toBe(2);
+    expect(bad.output()).toContain('usage:');
+  });
+});
