@@ -46,14 +46,18 @@ create table refresh_tokens (
 create unique index refresh_tokens_hash_key on refresh_tokens (token_hash);
 create index refresh_tokens_session_idx on refresh_tokens (session_id);
 
+-- One-time codes sent by email. A 'register' code carries the password chosen at registration;
+-- it is set only when the code proves the caller owns the address.
 create table login_codes (
-  id          uuid primary key default gen_random_uuid(),
-  email       text not null check (length(email) <= 254),
-  code_hash   bytea not null,
-  attempts    integer not null default 0 check (attempts between 0 and 5),
-  created_at  timestamptz not null default now(),
-  expires_at  timestamptz not null,
-  consumed_at timestamptz
+  id                    uuid primary key default gen_random_uuid(),
+  email                 text not null check (length(email) <= 254),
+  code_hash             bytea not null,
+  purpose               text not null check (purpose in ('sign_in', 'register')),
+  pending_password_hash text check (length(pending_password_hash) <= 512),
+  attempts              integer not null default 0 check (attempts between 0 and 5),
+  created_at            timestamptz not null default now(),
+  expires_at            timestamptz not null,
+  consumed_at           timestamptz
 );
 create index login_codes_email_idx on login_codes (email, created_at desc);
 

@@ -10,6 +10,8 @@ import { clientErrorHandler, registerErrorHandling } from './http/error-handler.
 import { registerDocs } from './http/docs.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.ts';
 import { RequestLog } from './http/request-log.ts';
+import { registerPolicies, type Authenticate, type RouteEntry } from './http/policy.ts';
+import { registerRateLimits, type RateLimitSettings } from './http/rate-limits.ts';
 import { registerSecurity } from './http/security.ts';
 import type { App } from './http/types.ts';
 import { registerHealthRoutes, type Logger, type ReadinessCheck } from './observability/index.ts';
@@ -23,11 +25,30 @@ export interface AppDeps {
   log: Logger;
   readiness: readonly ReadinessCheck[];
   isShuttingDown: () => boolean;
+  /** Turns the Authorization header into a principal (identity's); default: anonymous only. */
+  authenticate?: Authenticate;
+  /** Shared Redis-backed rate limits; without them (some unit tests) no limits apply. */
+  rateLimits?: RateLimitSettings;
   /** Extra route plugins mounted under /api/v1 (capabilities; tests add their own). */
   apiPlugins?: readonly ((api: App) => Promise<void> | void)[];
 }
 
+const anonymousOnly: Authenticate = (authorization) =>
+  authorization
+    ? Promise.reject(new AppError('unauthorized', 'no credentials are accepted here'))
+    : Promise.resolve({ kind: 'anonymous' });
+
+export interface BuiltApp {
+  app: App;
+  /** Every guarded route with its policy, as registered (the authorization matrix reads it). */
+  routes: RouteEntry[];
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
+  return (await buildAppWithRoutes(deps)).app;
+}
+
+export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
   const { config } = deps;
   const loggerInstance: FastifyBaseLogger = deps.log;
   const app: App = Fastify({
@@ -68,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ui: config.http.apiDocs,
   });
   await registerSecurity(app, { config, docsCsp });
+  if (deps.rateLimits) await registerRateLimits(app, deps.rateLimits);
+  const routes = registerPolicies(app, deps.authenticate ?? anonymousOnly);
   registerHealthRoutes(app, { checks: deps.readiness, isShuttingDown: deps.isShuttingDown });
 
   await app.register(
@@ -75,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       api.get(
         '/',
         {
+          config: { policy: 'public' },
           schema: {
             summary: 'Service information',
             tags: ['meta'],
@@ -94,5 +118,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     { prefix: '/api/v1' },
   );
-  return app;
+  return { app, routes };
 }

@@ -45,6 +45,18 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
 
   JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt.min(60).max(3600).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt.min(3600).max(90 * 24 * 3600).default(30 * 24 * 3600),
+  SESSION_IDLE_TIMEOUT_SECONDS: positiveInt.min(300).default(12 * 3600),
+
+  MAILER: z.enum(['outbox', 'smtp']).default('outbox'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  MAIL_FROM: z.string().min(3).max(200).default('boxoffice <no-reply@boxoffice.invalid>'),
+
+  RATE_LIMIT_GLOBAL_PER_MINUTE: positiveInt.default(600),
+  RATE_LIMIT_AUTH_PER_IP_PER_15_MIN: positiveInt.default(30),
+  RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN: positiveInt.default(5),
+
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
 });
 
@@ -67,7 +79,18 @@ export interface Config {
   readonly postgres: { readonly url: string; readonly poolMax: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly log: { readonly level: Env['LOG_LEVEL']; readonly pretty: boolean };
-  readonly auth: { readonly jwtSecret: string };
+  readonly auth: {
+    readonly jwtSecret: string;
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlSeconds: number;
+    readonly sessionIdleTimeoutSeconds: number;
+  };
+  readonly mail: { readonly transport: Env['MAILER']; readonly smtpUrl: string | null; readonly from: string };
+  readonly rateLimits: {
+    readonly globalPerMinute: number;
+    readonly authPerIpPer15Min: number;
+    readonly authPerAccountPer15Min: number;
+  };
   readonly payments: { readonly provider: Env['PAYMENT_PROVIDER'] };
 }
 
@@ -109,6 +132,9 @@ function productionProblems(raw: RawEnv): ConfigProblem[] {
   if (raw['API_DOCS'] !== undefined && /^(true|1|yes|on|y|enabled)$/i.test(raw['API_DOCS'])) {
     problems.push({ variable: 'API_DOCS', message: 'API docs must be off in production' });
   }
+  if ((raw['MAILER'] ?? 'outbox') === 'outbox') {
+    problems.push({ variable: 'MAILER', message: 'the development outbox is refused in production; use smtp' });
+  }
   if ((raw['PAYMENT_PROVIDER'] ?? 'sandbox') === 'sandbox') {
     problems.push({ variable: 'PAYMENT_PROVIDER', message: 'the sandbox provider is refused in production' });
   }
@@ -125,6 +151,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
         message: raw[String(issue.path[0])] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message,
       }));
   if (raw['NODE_ENV'] === 'production') problems.push(...productionProblems(raw));
+  if (raw['MAILER'] === 'smtp' && !raw['SMTP_URL']) problems.push({ variable: 'SMTP_URL', message: 'required when MAILER=smtp' });
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const e = parsed.data;
@@ -146,7 +173,18 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     postgres: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? (!isProduction && process.stdout.isTTY) },
-    auth: { jwtSecret: e.JWT_SECRET },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      sessionIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
+    },
+    mail: { transport: e.MAILER, smtpUrl: e.SMTP_URL ?? null, from: e.MAIL_FROM },
+    rateLimits: {
+      globalPerMinute: e.RATE_LIMIT_GLOBAL_PER_MINUTE,
+      authPerIpPer15Min: e.RATE_LIMIT_AUTH_PER_IP_PER_15_MIN,
+      authPerAccountPer15Min: e.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN,
+    },
     payments: { provider: e.PAYMENT_PROVIDER },
   });
 }

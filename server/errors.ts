@@ -40,6 +40,11 @@ export class AppError extends Error {
     return ERROR_STATUS[this.code];
   }
 
+  /** The name frameworks look for (plugins that throw what we build, e.g. rate limits). */
+  get statusCode(): number {
+    return this.status;
+  }
+
   toBody(): ErrorBody {
     return {
       error: {

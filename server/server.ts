@@ -3,6 +3,8 @@
 import { buildApp, type AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { App } from './http/types.ts';
+import { createIdentity } from './identity/index.ts';
+import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLogger, type Logger } from './observability/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, pendingMigrations, readMigrations, type Redis, type Sql } from './store/index.ts';
@@ -39,11 +41,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await connectRedis(redis);
   const migrations = await readMigrations();
 
+  const queues = { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix };
+  const mailQueue = createMailQueue(queues, redis);
+  const mailer = config.mail.transport === 'smtp' && config.mail.smtpUrl
+    ? createSmtpMailer(config.mail.smtpUrl, config.mail.from)
+    : createOutboxMailer(sql);
+  const mailWorker = startMailWorker(queues, mailer, log);
+  const identity = createIdentity({ config, sql, redis, mail: mailQueue });
+
   const app = await buildApp({
     config,
     log,
     isShuttingDown: () => lifecycle.isShuttingDown(),
-    ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
+    authenticate: identity.authenticate,
+    rateLimits: { redis, keyPrefix: config.redis.keyPrefix, globalPerMinute: config.rateLimits.globalPerMinute },
+    apiPlugins: [identity.routes, ...(options.apiPlugins ?? [])],
     readiness: [
       { name: 'postgres', check: async () => void (await sql`select 1`) },
       { name: 'redis', check: async () => void (await redis.ping()) },
@@ -58,6 +70,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   lifecycle.add({ name: 'http', run: () => app.close() });
+  lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });
+  lifecycle.add({ name: 'mail queue', run: () => mailQueue.close() });
   lifecycle.add({ name: 'redis', run: async () => void (await redis.quit()) });
   lifecycle.add({ name: 'postgres', run: () => sql.end({ timeout: 5 }) });
   for (const step of options.afterClose ?? []) lifecycle.add(step);

@@ -64,7 +64,7 @@ describe('graceful shutdown', () => {
       exit: (code) => exits.push(code),
       apiPlugins: [
         (api) => {
-          api.get('/slow', async () => {
+          api.get('/slow', { config: { policy: 'public' } }, async () => {
             entered.open();
             await release.opened;
             return { done: true };

@@ -67,6 +67,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
   const appError = toAppError(err);
   const level = appError.status >= 500 ? 'error' : 'info';
   request.log[level]({ err: appError.status >= 500 ? err : undefined, code: appError.code }, appError.message);
+  const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (appError.code === 'rate_limited' && typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
   return reply.code(appError.status).type('application/json; charset=utf-8').send(appError.toBody());
 }
 

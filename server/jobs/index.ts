@@ -1,0 +1,1 @@
+export { producerOptions, queuePrefix, workerConnection, workerOptions, type QueueSettings } from './queues.ts';
