@@ -59,6 +59,7 @@ describe('process entry points', () => {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',

@@ -57,7 +57,7 @@ describe('graceful shutdown', () => {
     const entered = latch();
     const release = latch();
     const exits: number[] = [];
-    const config = testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1' });
+    const config = testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, PORT: '0', HOST: '127.0.0.1' });
     const server: RunningServer = await startServer(config, {
       log: pino({ level: 'silent' }),
       handleSignals: false,
