@@ -1,7 +1,8 @@
 // Wires one running node: stores -> app -> listen -> signal handlers. main.ts and the dev
 // launcher both call startServer; tests call it too, with their own exit().
-import { buildApp, type AppDeps } from './app.ts';
+import { buildAppWithRoutes, type AppDeps } from './app.ts';
 import type { Config } from './config.ts';
+import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
@@ -21,6 +22,8 @@ export interface StartOptions {
 
 export interface RunningServer {
   app: App;
+  /** Every guarded route with its authorization policy. */
+  routes: RouteEntry[];
   url: string;
   sql: Sql;
   redis: Redis;
@@ -49,7 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
 
-  const app = await buildApp({
+  const { app, routes } = await buildAppWithRoutes({
     config,
     log,
     isShuttingDown: () => lifecycle.isShuttingDown(),
@@ -83,5 +86,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
 
   const url = await app.listen({ host: config.http.host, port: config.http.port });
-  return { app, url, sql, redis, lifecycle };
+  return { app, routes, url, sql, redis, lifecycle };
 }
