@@ -1,10 +1,12 @@
 // The local stack: the PostgreSQL and Redis that `npm start` and `npm test` bring up when
 // DATABASE_URL / REDIS_URL are unset. Development only; production points at real services.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { postgresBinDir, startLocalPostgres, type LocalPostgres } from './postgres.ts';
 import { startLocalRedis, type LocalRedis } from './redis.ts';
-import { freePort } from './system.ts';
+import { freePort, isProcessAlive, sleep } from './system.ts';
 
 export { postgresBinDir, startLocalPostgres, startLocalRedis, type LocalPostgres, type LocalRedis };
 export { REDIS_INSTALL_COMMAND } from './redis.ts';
@@ -28,9 +30,31 @@ export interface LocalStack {
 /** Fixed ports for development (stable URLs to paste into psql); any free port for tests. */
 const DEV_PORTS = { postgres: 54320, redis: 63790 };
 
+/** Stops and deletes what test runs that died left behind (their owner process is gone). */
+async function sweepStaleTestRuns(testRoot: string): Promise<void> {
+  if (!existsSync(testRoot)) return;
+  for (const entry of await readdir(testRoot)) {
+    const owner = Number(/^run-(\d+)$/.exec(entry)?.[1]);
+    if (!owner || isProcessAlive(owner)) continue;
+    const dir = join(testRoot, entry);
+    for (const [pidFile, signal] of [
+      [join(dir, 'postgres', 'postmaster.pid'), 'SIGQUIT'],
+      [join(dir, 'redis', 'redis.pid'), 'SIGTERM'],
+    ] as const) {
+      const pid = existsSync(pidFile) ? Number((await readFile(pidFile, 'utf8')).split('\n')[0]) : 0;
+      if (pid > 0 && isProcessAlive(pid)) process.kill(pid, signal);
+    }
+    await sleep(200);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const dev = options.profile === 'development';
-  const root = join(LOCAL_DATA_DIR, dev ? 'dev' : 'test');
+  // Each test run gets its own throwaway clusters, so two runs in one checkout never collide.
+  const testRoot = join(LOCAL_DATA_DIR, 'test');
+  if (!dev) await sweepStaleTestRuns(testRoot);
+  const root = dev ? join(LOCAL_DATA_DIR, 'dev') : join(testRoot, `run-${process.pid}`);
   const [postgres, redis] = await Promise.all([
     options.postgres
       ? startLocalPostgres({
@@ -56,6 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     redis,
     async stop() {
       await Promise.allSettled([postgres?.stop(), redis?.stop()]);
+      if (!dev) await rm(root, { recursive: true, force: true });
     },
   };
 }
