@@ -67,6 +67,8 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<ZodTypeProvider>();
+  // The API speaks JSON only; anything else is a clear 415 (webhooks add their own raw parser).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

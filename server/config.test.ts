@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const BASE = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', REDIS_URL: 'redis://127.0.0.1:6379' };
+const STRONG_SECRET = randomBytes(48).toString('base64url');
+const PRODUCTION = {
+  ...BASE,
+  NODE_ENV: 'production',
+  JWT_SECRET: STRONG_SECRET,
+  CORS_ORIGINS: 'https://tickets.example.com',
+  PAYMENT_PROVIDER: 'stripe',
+  MAILER: 'smtp',
+  SMTP_URL: 'smtp://mail.example.com:587',
+};
+
+function problemsOf(env: Record<string, string>): Map<string, string> {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return new Map((err as ConfigError).problems.map((p) => [p.variable, p.message]));
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  it('fills development defaults', () => {
+    const config = loadConfig(BASE);
+    expect(config.env).toBe('development');
+    expect(config.isProduction).toBe(false);
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, apiDocs: true, bodyLimitBytes: 1024 * 1024 });
+    expect(config.http.publicUrl).toBe('http://127.0.0.1:3000');
+    expect(config.http.corsOrigins).toEqual(['http://localhost:3000', 'http://127.0.0.1:3000']);
+    expect(config.payments.provider).toBe('sandbox');
+    expect(config.mail.transport).toBe('outbox');
+    expect(config.auth.accessTokenTtlSeconds).toBe(900);
+  });
+
+  it('parses flags as booleans the way people write them (false means false)', () => {
+    expect(loadConfig({ ...BASE, API_DOCS: 'false', LOG_PRETTY: 'false' }).http.apiDocs).toBe(false);
+    expect(loadConfig({ ...BASE, LOG_PRETTY: 'false' }).log.pretty).toBe(false);
+    expect(loadConfig({ ...BASE, LOG_PRETTY: 'true' }).log.pretty).toBe(true);
+    expect(problemsOf({ ...BASE, API_DOCS: 'maybe' }).has('API_DOCS')).toBe(true);
+  });
+
+  it('splits comma lists and trims them', () => {
+    const config = loadConfig({ ...BASE, CORS_ORIGINS: ' https://a.example , https://b.example,, ', TRUSTED_PROXIES: '10.0.0.1, 10.0.0.0/8' });
+    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.http.trustedProxies).toEqual(['10.0.0.1', '10.0.0.0/8']);
+  });
+
+  it('lists every offending variable in one error', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'abc', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', BODY_LIMIT_BYTES: '-1' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const variables = error!.problems.map((p) => p.variable).sort();
+    expect(variables).toEqual(['BODY_LIMIT_BYTES', 'DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
+    for (const variable of variables) expect(error!.message).toContain(`- ${variable}:`);
+    expect(error!.problems.find((p) => p.variable === 'DATABASE_URL')?.message).toBe('required');
+  });
+
+  it('requires SMTP_URL when mail goes by SMTP', () => {
+    expect(problemsOf({ ...BASE, MAILER: 'smtp' }).get('SMTP_URL')).toMatch(/required/);
+  });
+
+  it('refuses every unsafe production setting at once', () => {
+    const problems = problemsOf({ ...BASE, NODE_ENV: 'production', CORS_ORIGINS: '*', API_DOCS: 'true' });
+    expect([...problems.keys()].sort()).toEqual(['API_DOCS', 'CORS_ORIGINS', 'JWT_SECRET', 'MAILER', 'PAYMENT_PROVIDER']);
+    expect(problems.get('JWT_SECRET')).toMatch(/required/);
+    expect(problems.get('CORS_ORIGINS')).toMatch(/wildcard/);
+  });
+
+  it('refuses short, default and repetitive secrets in production', () => {
+    expect(problemsOf({ ...PRODUCTION, JWT_SECRET: 'short-secret' }).get('JWT_SECRET')).toMatch(/at least 32/);
+    expect(problemsOf({ ...PRODUCTION, JWT_SECRET: 'dev-only-insecure-jwt-secret-do-not-use-in-production' }).get('JWT_SECRET')).toMatch(
+      /default or weak/,
+    );
+    expect(problemsOf({ ...PRODUCTION, JWT_SECRET: 'a'.repeat(40) }).get('JWT_SECRET')).toMatch(/default or weak/);
+  });
+
+  it('refuses production without an explicit CORS list, with the sandbox provider or the dev outbox', () => {
+    const { CORS_ORIGINS: _omit, ...withoutCors } = PRODUCTION;
+    expect(problemsOf(withoutCors).get('CORS_ORIGINS')).toMatch(/must list/);
+    expect(problemsOf({ ...PRODUCTION, CORS_ORIGINS: 'https://*.example.com' }).get('CORS_ORIGINS')).toMatch(/wildcard/);
+    expect(problemsOf({ ...PRODUCTION, PAYMENT_PROVIDER: 'sandbox' }).has('PAYMENT_PROVIDER')).toBe(true);
+    expect(problemsOf({ ...PRODUCTION, MAILER: 'outbox' }).has('MAILER')).toBe(true);
+  });
+
+  it('accepts a safe production config: docs off, HSTS-worthy, frozen', () => {
+    const config = loadConfig(PRODUCTION);
+    expect(config.isProduction).toBe(true);
+    expect(config.http.apiDocs).toBe(false);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.http)).toBe(true);
+    expect(Object.isFrozen(config.http.corsOrigins)).toBe(true);
+    expect(() => {
+      (config.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+});
