@@ -6,9 +6,9 @@ import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
-import { createLogger, type Logger } from './observability/index.ts';
+import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
-import { connectRedis, createPostgres, createRedis, pendingMigrations, readMigrations, type Redis, type Sql } from './store/index.ts';
+import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
 
 export interface StartOptions {
   log?: Logger;
@@ -59,17 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     authenticate: identity.authenticate,
     rateLimits: { redis, keyPrefix: config.redis.keyPrefix, globalPerMinute: config.rateLimits.globalPerMinute },
     apiPlugins: [identity.routes, ...(options.apiPlugins ?? [])],
-    readiness: [
-      { name: 'postgres', check: async () => void (await sql`select 1`) },
-      { name: 'redis', check: async () => void (await redis.ping()) },
-      {
-        name: 'migrations',
-        check: async () => {
-          const pending = await pendingMigrations(sql, migrations);
-          if (pending.length > 0) throw new Error(`pending ${pending.join(', ')}; run npm run migrate -- up`);
-        },
-      },
-    ],
+    readiness: readinessChecks({ sql, redis, migrations }),
   });
 
   lifecycle.add({ name: 'http', run: () => app.close() });

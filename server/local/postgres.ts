@@ -2,7 +2,7 @@
 // only, password auth, started and stopped with pg_ctl. As root it runs as an unprivileged user,
 // because PostgreSQL refuses to run as root.
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -35,7 +35,8 @@ const SUPERUSER = 'boxoffice';
 
 export async function postgresBinDir(): Promise<string> {
   const initdb = await findBinary('initdb');
-  if (initdb && (await findBinary('pg_ctl'))) return dirname(initdb);
+  // Resolve links (a distribution may link only initdb and pg_ctl into /usr/local/bin).
+  if (initdb && (await findBinary('pg_ctl'))) return dirname(await realpath(initdb));
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? (await readdir(root)).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))

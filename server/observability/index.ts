@@ -1,2 +1,3 @@
 export { createLogger, loggerOptions, REDACTED_PATHS, type Logger, type LogSettings } from './logger.ts';
 export { registerHealthRoutes, type HealthDeps, type ReadinessCheck } from './health.ts';
+export { readinessChecks } from './readiness.ts';
