@@ -22,7 +22,7 @@ export default defineConfig({
       ],
       reporter: ['text-summary', 'text'],
       // The floor both audits asked for; raise it as the code grows, never lower it.
-      thresholds: { 'server/**': { lines: 85 }, lines: 85 },
+      thresholds: { 'server/**': { lines: 85 }, 'machines/**': { lines: 85 }, lines: 85 },
     },
   },
 });
