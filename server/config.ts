@@ -56,6 +56,8 @@ export const envSchema = z.object({
   RATE_LIMIT_GLOBAL_PER_MINUTE: positiveInt.default(600),
   RATE_LIMIT_AUTH_PER_IP_PER_15_MIN: positiveInt.default(30),
   RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN: positiveInt.default(5),
+  RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: positiveInt.default(10),
+  RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInt.default(600),
 
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
 });
@@ -90,6 +92,8 @@ export interface Config {
     readonly globalPerMinute: number;
     readonly authPerIpPer15Min: number;
     readonly authPerAccountPer15Min: number;
+    readonly purchasesPerUserPerMinute: number;
+    readonly webhooksPerMinute: number;
   };
   readonly payments: { readonly provider: Env['PAYMENT_PROVIDER'] };
 }
@@ -184,6 +188,8 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       globalPerMinute: e.RATE_LIMIT_GLOBAL_PER_MINUTE,
       authPerIpPer15Min: e.RATE_LIMIT_AUTH_PER_IP_PER_15_MIN,
       authPerAccountPer15Min: e.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN,
+      purchasesPerUserPerMinute: e.RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE,
+      webhooksPerMinute: e.RATE_LIMIT_WEBHOOKS_PER_MINUTE,
     },
     payments: { provider: e.PAYMENT_PROVIDER },
   });

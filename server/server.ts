@@ -57,7 +57,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log,
     isShuttingDown: () => lifecycle.isShuttingDown(),
     authenticate: identity.authenticate,
-    rateLimits: { redis, keyPrefix: config.redis.keyPrefix, globalPerMinute: config.rateLimits.globalPerMinute },
+    rateLimits: {
+      redis,
+      keyPrefix: config.redis.keyPrefix,
+      globalPerMinute: config.rateLimits.globalPerMinute,
+      purchasesPerUserPerMinute: config.rateLimits.purchasesPerUserPerMinute,
+      webhooksPerMinute: config.rateLimits.webhooksPerMinute,
+    },
     apiPlugins: [identity.routes, ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
   });

@@ -2,15 +2,32 @@
 // limit on everything but health probes, plus named limiters that routes apply to other keys
 // (an account, a user). 429 answers carry Retry-After and the RateLimit-* headers.
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.ts';
 import type { Redis } from '../store/index.ts';
+import './policy.ts'; // the request.principal declaration
 import type { App } from './types.ts';
 
 export interface RateLimitSettings {
   redis: Redis;
   keyPrefix: string;
   globalPerMinute: number;
+  purchasesPerUserPerMinute: number;
+  webhooksPerMinute: number;
+}
+
+/** Limits a route opts into with `preHandler: app.routeLimits.<name>`. */
+export interface RouteLimits {
+  /** Per signed-in user (per IP for anyone else): creating purchases. */
+  purchases: preHandlerAsyncHookHandler;
+  /** Per client IP: payment provider webhooks. */
+  webhooks: preHandlerAsyncHookHandler;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeLimits: RouteLimits;
+  }
 }
 
 function limited(retryAfterSeconds: number): AppError {
@@ -31,6 +48,17 @@ export async function registerRateLimits(app: App, settings: RateLimitSettings):
     allowList: (request) => request.url.startsWith('/health/'),
     errorResponseBuilder: (_request, context) => limited(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
+  const purchases = createLimiter(app, 'purchases', settings.purchasesPerUserPerMinute, 60_000);
+  const webhooks = createLimiter(app, 'webhooks', settings.webhooksPerMinute, 60_000);
+  app.decorate('routeLimits', {
+    purchases: async (request: FastifyRequest, reply: FastifyReply) => {
+      const p = request.principal;
+      await purchases.enforce(request, reply, p.kind === 'user' ? `user:${p.userId}` : `ip:${request.ip}`);
+    },
+    webhooks: async (request: FastifyRequest, reply: FastifyReply) => {
+      await webhooks.enforce(request, reply, `ip:${request.ip}`);
+    },
+  } satisfies RouteLimits);
 }
 
 export interface Limiter {

@@ -163,6 +163,12 @@ describe('roles and devices', () => {
     expect(revoked.status).toBe(204);
     const after = await call(`${node.api}/device/me`, { token: created.body.token });
     expect(after.status).toBe(401);
+    const audit = await db.sql<{ action: string; actor_id: string }[]>`
+      select action, actor_id from audit_log where subject_id = ${created.body.id} order by id`;
+    expect(audit).toEqual([
+      { action: 'identity.device.created', actor_id: owner.user.id },
+      { action: 'identity.device.revoked', actor_id: owner.user.id },
+    ]);
   });
 
   it('a customer cannot reach organizer routes', async () => {

@@ -277,7 +277,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       },
       async (request, reply) => {
         await ownedEvent(request.params.eventId, request.principal);
-        const { device, token } = await deps.devices.create(request.params.eventId, request.body.name, requireUser(request).userId);
+        const { device, token } = await deps.devices.create(request.params.eventId, request.body.name, requireUser(request).userId, request.id);
         return reply.code(201).send({ ...device, token });
       },
     );
@@ -307,7 +307,8 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       },
       async (request, reply) => {
         await ownedEvent(request.params.eventId, request.principal);
-        if (!(await deps.devices.revoke(request.params.eventId, request.params.deviceId))) throw new AppError('not_found', 'device not found');
+        const revoked = await deps.devices.revoke(request.params.eventId, request.params.deviceId, requireUser(request).userId, request.id);
+        if (!revoked) throw new AppError('not_found', 'device not found');
         return reply.code(204).send(null);
       },
     );

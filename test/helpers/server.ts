@@ -1,7 +1,7 @@
 // A whole node in-process on a random loopback port, against a test database and Redis prefix:
 // what the integration tests of every capability talk to over real HTTP.
 import pino from 'pino';
-import { startServer, type RunningServer } from '../../server/server.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../server/server.ts';
 import { testConfig } from './config.ts';
 import type { TestDatabase, TestRedis } from './databases.ts';
 
@@ -12,7 +12,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(db: TestDatabase, redis: TestRedis, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  db: TestDatabase,
+  redis: TestRedis,
+  env: Record<string, string> = {},
+  options: { apiPlugins?: StartOptions['apiPlugins'] } = {},
+): Promise<TestServer> {
   const config = testConfig({
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
@@ -21,7 +26,12 @@ export async function startTestServer(db: TestDatabase, redis: TestRedis, env: R
     PORT: '0',
     ...env,
   });
-  const server = await startServer(config, { log: pino({ level: 'silent' }), handleSignals: false, exit: () => {} });
+  const server = await startServer(config, {
+    log: pino({ level: 'silent' }),
+    handleSignals: false,
+    exit: () => {},
+    ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
+  });
   return {
     url: server.url,
     api: `${server.url}/api/v1`,
