@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, envSchema, loadConfig } from './config.ts';
 
 const BASE = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', REDIS_URL: 'redis://127.0.0.1:6379' };
 const STRONG_SECRET = randomBytes(48).toString('base64url');
@@ -101,5 +102,12 @@ describe('loadConfig', () => {
     expect(() => {
       (config.http as { port: number }).port = 1;
     }).toThrow(TypeError);
+  });
+
+  it('.env.example documents every variable the schema reads, and holds no secret', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect(Object.keys(envSchema.shape).filter((name) => !documented.has(name))).toEqual([]);
+    expect(example).not.toMatch(/^JWT_SECRET=\S/m);
   });
 });
