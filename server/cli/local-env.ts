@@ -1,7 +1,9 @@
 // Shared by the CLIs: use DATABASE_URL / REDIS_URL when set; otherwise bring up the local stack
 // and hand back the URLs (and a stop function for what was started here).
-import { createLogger } from '../observability/index.ts';
+import { z } from 'zod';
 import { startLocalStack } from '../local/index.ts';
+import { createLogger } from '../observability/index.ts';
+import { createPostgres, type Sql } from '../store/index.ts';
 
 export const cliLog = createLogger({ level: 'info', pretty: Boolean(process.stdout.isTTY) });
 
@@ -24,4 +26,24 @@ export async function resolveServiceUrls(needs: { postgres: boolean; redis: bool
   if (stack.postgres) env['DATABASE_URL'] = stack.postgres.url;
   if (stack.redis) env['REDIS_URL'] = stack.redis.url;
   return { env, stop: () => stack.stop() };
+}
+
+/**
+ * Runs one database task for a CLI: resolves DATABASE_URL (local stack if unset), hands `task` a
+ * one-connection pool, logs a failure, cleans up, and exits 0 or 1.
+ */
+export async function runDatabaseTask(name: string, task: (sql: Sql) => Promise<void>): Promise<never> {
+  const { env, stop } = await resolveServiceUrls({ postgres: true, redis: false });
+  const sql = createPostgres({ url: z.string().min(1).parse(env['DATABASE_URL']), poolMax: 1, applicationName: `boxoffice-${name}` });
+  let code = 0;
+  try {
+    await task(sql);
+  } catch (err) {
+    cliLog.error({ err }, `${name} failed`);
+    code = 1;
+  } finally {
+    await sql.end({ timeout: 5 });
+    await stop();
+  }
+  process.exit(code);
 }

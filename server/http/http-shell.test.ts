@@ -50,6 +50,19 @@ async function shell(env: Record<string, string> = {}, shuttingDown = false) {
   return { app, lines };
 }
 
+/** Writes raw bytes to a listening app and resolves with everything it sent back before closing. */
+async function rawExchange(target: App, bytes: string): Promise<string> {
+  const address = await target.listen({ host: '127.0.0.1', port: 0 });
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(address).port) });
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
+
 describe('HTTP shell', () => {
   let app: App;
   let lines: LogLine[];
@@ -248,16 +261,11 @@ describe('HTTP shell', () => {
   it('hangs up on a client that never finishes its request (slow-loris), without a 5xx', async () => {
     const slow = await shell({ REQUEST_TIMEOUT_MS: '300' });
     try {
-      const address = await slow.app.listen({ host: '127.0.0.1', port: 0 });
       const started = performance.now();
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port: Number(new URL(address).port) });
-        let data = '';
-        socket.on('data', (chunk) => (data += chunk.toString()));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-        socket.write('POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"na');
-      });
+      const reply = await rawExchange(
+        slow.app,
+        'POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"na',
+      );
       // Bounded by the timeout (not by the 30 s test timeout): the server let go of the socket.
       expect(performance.now() - started).toBeLessThan(5_000);
       // Either a plain hang-up or a 408 with the stable body; never a 5xx.
@@ -273,15 +281,7 @@ describe('HTTP shell', () => {
   it('answers malformed HTTP with 400 and the stable body', async () => {
     const raw = await shell();
     try {
-      const address = await raw.app.listen({ host: '127.0.0.1', port: 0 });
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port: Number(new URL(address).port) });
-        let data = '';
-        socket.on('data', (chunk) => (data += chunk.toString()));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-        socket.write('THIS IS NOT HTTP\r\n\r\n');
-      });
+      const reply = await rawExchange(raw.app, 'THIS IS NOT HTTP\r\n\r\n');
       expect(reply).toMatch(/^HTTP\/1\.1 400 /);
       expect(reply).toContain('"code":"bad_request"');
     } finally {
