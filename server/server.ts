@@ -4,6 +4,7 @@ import { buildAppWithRoutes, type AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
+import { createCatalog } from './catalog/index.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
@@ -51,6 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     : createOutboxMailer(sql);
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
+  const catalog = createCatalog({ sql });
 
   const { app, routes } = await buildAppWithRoutes({
     config,
@@ -64,7 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       purchasesPerUserPerMinute: config.rateLimits.purchasesPerUserPerMinute,
       webhooksPerMinute: config.rateLimits.webhooksPerMinute,
     },
-    apiPlugins: [identity.routes, ...(options.apiPlugins ?? [])],
+    apiPlugins: [identity.routes, catalog.routes, ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
   });
 

@@ -18,6 +18,19 @@ const PASSWORD = 'a long enough passphrase';
 const BODIES: Record<string, unknown> = {
   'POST /api/v1/organizer/events/:eventId/devices': { name: 'matrix device' },
   'POST /api/v1/me/organizer-request': { organizationName: 'Matrix again' },
+  'POST /api/v1/organizer/events': {
+    title: 'Matrix made',
+    timezone: 'UTC',
+    startsAt: '2031-01-02T20:00:00Z',
+    endsAt: '2031-01-02T23:00:00Z',
+    salesStartAt: '2030-12-01T00:00:00Z',
+    salesEndAt: '2031-01-02T19:00:00Z',
+  },
+  'POST /api/v1/organizer/events/:eventId/ticket-types': { name: 'Matrix GA', kind: 'general', priceMinor: 100, currency: 'EUR', capacity: 10 },
+  'PUT /api/v1/organizer/events/:eventId/seat-map': {
+    sections: [{ name: 'S', rows: [{ label: 'A', ticketTypeId: '00000000-0000-4000-8000-000000000000', seats: ['1'] }] }],
+  },
+  'POST /api/v1/organizer/events/:eventId/promo-codes': { code: 'MATRIX', percentOff: 10 },
 };
 
 /** 'allow' means: not refused for who the caller is (any status but 401/403, and never 5xx). */

@@ -44,9 +44,26 @@ function validationIssues(err: FastifyError & { validation: unknown[] }): Issue[
   }));
 }
 
+// Database outcomes that are answers, not bugs: a rule the schema enforces, or a busy row.
+const POSTGRES_CODES: Record<string, [ErrorCode, string]> = {
+  '23505': ['conflict', 'that already exists'],
+  '23503': ['conflict', 'that refers to something that does not exist or is still in use'],
+  '23514': ['conflict', 'that would break a rule of the catalog'],
+  '22P02': ['bad_request', 'a value has the wrong form'],
+  '40001': ['service_unavailable', 'busy; retry'],
+  '40P01': ['service_unavailable', 'busy; retry'],
+  '55P03': ['service_unavailable', 'busy; retry'],
+};
+
 /** Turns anything thrown in a request into an AppError (unknown errors become `internal`). */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  const pg = err as { name?: string; code?: string; constraint_name?: string };
+  const known = pg.name === 'PostgresError' && pg.code ? POSTGRES_CODES[pg.code] : undefined;
+  if (known) {
+    const [code, message] = known;
+    return new AppError(code, message, pg.constraint_name ? { constraint: pg.constraint_name } : undefined, { cause: err });
+  }
   const fe = err as Partial<FastifyError> & { validation?: unknown[] };
   if (hasZodFastifySchemaValidationErrors(err) || (Array.isArray(fe.validation) && fe.validation.length > 0)) {
     const issues = validationIssues(fe as FastifyError & { validation: unknown[] });
