@@ -138,7 +138,7 @@ export function createSeatMaps(sql: Sql, heldCount: HeldCount, seatStates: SeatS
           if (!section.rows.includes(row)) section.rows.push(row);
         }
         const state = states.sold.has(seat.id) ? 2 : states.held.has(seat.id) ? 1 : seat.status === 'closed' ? 3 : 0;
-        counts[SEAT_STATE_CODES[state]!]++;
+        counts[SEAT_STATE_CODES[state]]++;
         row.seats.push([seat.id, seat.number, typeIndex.get(seat.ticketTypeId) ?? -1, state]);
       }
       return { eventId, stateCodes: SEAT_STATE_CODES, ticketTypes: types, counts, sections };
