@@ -21,11 +21,12 @@ const instant = z.coerce.date();
 const text = (max: number) => z.string().trim().max(max);
 export const idSchema = z.guid();
 
-function windowOrdered<T extends Record<string, unknown>>(from: keyof T & string, to: keyof T & string, message: string) {
+/** Refines `from < to`; the issue names `blame` (by default the later field). */
+function windowOrdered<T extends Record<string, unknown>>(from: keyof T & string, to: keyof T & string, message: string, blame: string = to) {
   return (value: T, ctx: z.RefinementCtx) => {
     const a = value[from];
     const b = value[to];
-    if (a instanceof Date && b instanceof Date && b <= a) ctx.addIssue({ code: 'custom', path: [to], message });
+    if (a instanceof Date && b instanceof Date && b <= a) ctx.addIssue({ code: 'custom', path: [blame], message });
   };
 }
 
@@ -54,7 +55,7 @@ export const createEventSchema = z
   .strict()
   .superRefine(windowOrdered('startsAt', 'endsAt', 'must be after startsAt'))
   .superRefine(windowOrdered('salesStartAt', 'salesEndAt', 'must be after salesStartAt'))
-  .superRefine(windowOrdered('salesEndAt', 'endsAt', 'sales must end by the end of the event'));
+  .superRefine(windowOrdered('salesEndAt', 'endsAt', 'sales must end by the end of the event', 'salesEndAt'));
 export type CreateEvent = z.infer<typeof createEventSchema>;
 
 export const updateEventSchema = z.object(eventFields).partial().strict();
