@@ -135,6 +135,23 @@ describe('authorization matrix', () => {
     expect(checked).toBe(routes.length * CALLERS.length);
   });
 
+  it('the OpenAPI document lists every route, with its request schemas', async () => {
+    const res = await fetch(`${node.url}/docs/json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[] }>> };
+    const missing: string[] = [];
+    for (const route of node.server.routes.filter((r) => r.url.startsWith('/api/v1'))) {
+      const path = route.url.replace(/:(\w+)/g, '{$1}');
+      const operation = doc.paths[path]?.[route.method.toLowerCase()];
+      if (!operation) missing.push(`${route.method} ${path}`);
+      else if (route.url.includes(':') && !operation.parameters?.length) missing.push(`${route.method} ${path} (no parameters)`);
+      else if (['POST', 'PUT', 'PATCH'].includes(route.method) && BODIES[`${route.method} ${route.url}`] && !operation.requestBody) {
+        missing.push(`${route.method} ${path} (no body schema)`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('a route registered without a policy stops the app from starting', async () => {
     await expect(
       buildApp({
