@@ -1,0 +1,2 @@
+export * from './purchase.ts';
+export * from './purchase-step.ts';
