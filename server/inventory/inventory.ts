@@ -1,0 +1,154 @@
+// The fast gate in front of Postgres: holds placed and released atomically by Lua scripts in Redis.
+// General admission decrements an available count; seats are claimed all or none. Every hold gets
+// a fencing token (a per-event counter that only grows). All keys of one event carry the hash tag
+// {ev:<id>}, so an event's hot keys stay in one Redis Cluster slot.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Redis } from '../store/index.ts';
+
+/** Script outcomes (the Lua scripts' status codes), named in one place. */
+export const HoldCode = {
+  held: 1,
+  alreadyHeld: 0,
+  soldOut: -1,
+  seatTaken: -2,
+  notInitialised: -3,
+  staleToken: -4,
+} as const;
+
+export interface HoldItem {
+  ticketTypeId: string;
+  quantity: number;
+  seatIds?: string[] | undefined;
+}
+
+export interface HoldRequest {
+  purchaseId: string;
+  eventId: string;
+  items: readonly HoldItem[];
+  deadline: Date;
+  /** How long past the deadline the Redis records may outlive a lost release (safety net). */
+  graceMs: number;
+}
+
+export type HoldResult =
+  | { ok: true; token: string; retried: boolean }
+  | { ok: false; reason: 'sold_out'; ticketTypeId: string }
+  | { ok: false; reason: 'seat_taken'; seatId: string }
+  | { ok: false; reason: 'not_on_sale'; ticketTypeId: string };
+
+export interface ReleaseRequest {
+  purchaseId: string;
+  eventId: string;
+  items: readonly HoldItem[];
+  token: string;
+}
+
+type ScriptName = 'hold' | 'release' | 'checkHold';
+
+interface ScriptedRedis extends Redis {
+  [command: string]: unknown;
+}
+
+/** Loads a script and names its command after its content, so two versions never run each other's. */
+function defineScripts(redis: Redis): Record<ScriptName, string> {
+  const names = {} as Record<ScriptName, string>;
+  for (const script of ['hold', 'release', 'checkHold'] as const) {
+    const lua = readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8');
+    const command = `bo_${script}_${createHash('sha1').update(lua).digest('hex').slice(0, 10)}`;
+    if (typeof (redis as ScriptedRedis)[command] !== 'function') redis.defineCommand(command, { lua });
+    names[script] = command;
+  }
+  return names;
+}
+
+export function inventoryKeys(prefix: string, eventId: string) {
+  const tag = `${prefix}:{ev:${eventId}}`;
+  return {
+    hold: (purchaseId: string) => `${tag}:hold:${purchaseId}`,
+    fence: () => `${tag}:fence`,
+    available: (ticketTypeId: string) => `${tag}:avail:${ticketTypeId}`,
+    seat: (seatId: string) => `${tag}:seat:${seatId}`,
+  };
+}
+
+export interface Inventory {
+  hold(request: HoldRequest): Promise<HoldResult>;
+  release(request: ReleaseRequest): Promise<'released' | 'nothing_held' | 'stale_token'>;
+  /** True while the purchase still holds with this token (checked before tickets are issued). */
+  isLive(eventId: string, purchaseId: string, token: string): Promise<boolean>;
+  setAvailable(eventId: string, counts: Readonly<Record<string, number>>): Promise<void>;
+  available(eventId: string, ticketTypeIds: readonly string[]): Promise<Record<string, number | null>>;
+  seatOwners(eventId: string, seatIds: readonly string[]): Promise<(string | null)[]>;
+}
+
+export function createInventory(redis: Redis, keyPrefix: string): Inventory {
+  const scripts = defineScripts(redis);
+  const run = (script: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> => {
+    const command = (redis as ScriptedRedis)[scripts[script]] as (...a: (string | number)[]) => Promise<unknown>;
+    return command.call(redis, keys.length, ...keys, ...args);
+  };
+
+  function layout(eventId: string, purchaseId: string, items: readonly HoldItem[]) {
+    const k = inventoryKeys(keyPrefix, eventId);
+    const types = items.map((i) => i.ticketTypeId);
+    const seats = items.flatMap((i) => i.seatIds ?? []);
+    return { types, seats, keys: [k.hold(purchaseId), k.fence(), ...types.map(k.available), ...seats.map(k.seat)] };
+  }
+
+  return {
+    async hold(request) {
+      const { types, seats, keys } = layout(request.eventId, request.purchaseId, request.items);
+      const ttl = Math.max(1, request.deadline.getTime() - Date.now()) + request.graceMs;
+      const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity)];
+      const [code, value] = (await run('hold', keys, args)) as [number, number];
+      switch (code) {
+        case HoldCode.held:
+        case HoldCode.alreadyHeld:
+          return { ok: true, token: String(value), retried: code === HoldCode.alreadyHeld };
+        case HoldCode.soldOut:
+          return { ok: false, reason: 'sold_out', ticketTypeId: types[value - 1]! };
+        case HoldCode.seatTaken:
+          return { ok: false, reason: 'seat_taken', seatId: seats[value - 1]! };
+        case HoldCode.notInitialised:
+          return { ok: false, reason: 'not_on_sale', ticketTypeId: types[value - 1]! };
+        default:
+          throw new Error(`hold script answered ${String(code)}`);
+      }
+    },
+
+    async release(request) {
+      const { types, keys } = layout(request.eventId, request.purchaseId, request.items);
+      const args = [request.purchaseId, request.token, types.length];
+      const code = (await run('release', keys, args)) as number;
+      if (code === 1) return 'released';
+      if (code === 0) return 'nothing_held';
+      if (code === HoldCode.staleToken) return 'stale_token';
+      throw new Error(`release script answered ${code}`);
+    },
+
+    async isLive(eventId, purchaseId, token) {
+      const key = inventoryKeys(keyPrefix, eventId).hold(purchaseId);
+      return ((await run('checkHold', [key], [token])) as number) === 1;
+    },
+
+    async setAvailable(eventId, counts) {
+      const k = inventoryKeys(keyPrefix, eventId);
+      const entries = Object.entries(counts);
+      if (entries.length) await redis.mset(...entries.flatMap(([id, n]) => [k.available(id), String(n)]));
+    },
+
+    async available(eventId, ticketTypeIds) {
+      if (!ticketTypeIds.length) return {};
+      const k = inventoryKeys(keyPrefix, eventId);
+      const values = await redis.mget(...ticketTypeIds.map(k.available));
+      return Object.fromEntries(ticketTypeIds.map((id, i) => [id, values[i] === null ? null : Number(values[i])]));
+    },
+
+    async seatOwners(eventId, seatIds) {
+      if (!seatIds.length) return [];
+      const k = inventoryKeys(keyPrefix, eventId);
+      return redis.mget(...seatIds.map(k.seat));
+    },
+  };
+}

@@ -1,0 +1,55 @@
+--[[
+  hold: place a hold for one purchase, all or nothing.
+
+  KEYS[1]              hold record of the purchase (hash)
+  KEYS[2]              the event's fencing counter (string; only grows)
+  KEYS[3 .. 2+T]       available count of each ticket type in the hold (string integers)
+  KEYS[3+T .. ]        one key per requested seat (string: owning purchase id)
+
+  ARGV[1]              purchase id
+  ARGV[2]              hold deadline, epoch ms (stored; the durable timer enforces it)
+  ARGV[3]              safety TTL of the hold record and seat keys, ms (deadline + grace)
+  ARGV[4]              T, the number of ticket types
+  ARGV[5 .. 4+T]       quantity per ticket type, in KEYS order
+
+  Returns {code, value}:
+    { 1, token}        held; token is the fencing token of this hold
+    { 0, token}        this purchase already holds (a retried effect): same token, nothing changes
+    {-1, i}            ticket type i (1-based) has fewer units left than asked
+    {-2, j}            seat j (1-based) is held or sold by someone else
+    {-3, i}            ticket type i has no available count (not initialised)
+]]
+local hold = KEYS[1]
+local existing = redis.call('HGET', hold, 'token')
+if existing then
+  return {0, tonumber(existing)}
+end
+
+local t = tonumber(ARGV[4])
+for i = 1, t do
+  local available = redis.call('GET', KEYS[2 + i])
+  if not available then
+    return {-3, i}
+  end
+  if tonumber(available) < tonumber(ARGV[4 + i]) then
+    return {-1, i}
+  end
+end
+for j = 3 + t, #KEYS do
+  if redis.call('EXISTS', KEYS[j]) == 1 then
+    return {-2, j - 2 - t}
+  end
+end
+
+local token = redis.call('INCR', KEYS[2])
+local ttl = tonumber(ARGV[3])
+for i = 1, t do
+  redis.call('DECRBY', KEYS[2 + i], ARGV[4 + i])
+  redis.call('HSET', hold, 'q' .. i, ARGV[4 + i])
+end
+for j = 3 + t, #KEYS do
+  redis.call('SET', KEYS[j], ARGV[1], 'PX', ttl)
+end
+redis.call('HSET', hold, 'token', token, 'purchase', ARGV[1], 'deadline', ARGV[2], 'types', t)
+redis.call('PEXPIRE', hold, ttl)
+return {1, token}
