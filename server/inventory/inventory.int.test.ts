@@ -144,6 +144,29 @@ describe('inventory', () => {
     expect(next.ok && Number(next.token) > Number(held.token)).toBe(true);
   });
 
+  it('converting a hold keeps its units taken and its seats blocked', async () => {
+    const eventId = randomUUID();
+    const seated = randomUUID();
+    await a.setAvailable(eventId, { [seated]: 3 });
+    const purchaseId = randomUUID();
+    const items = [{ ticketTypeId: seated, quantity: 2, seatIds: ['c1', 'c2'] }];
+    const held = await a.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000 });
+    if (!held.ok) throw new Error('expected a hold');
+    expect(await a.convert({ purchaseId, eventId, items, token: held.token })).toBe('converted');
+    expect(await a.convert({ purchaseId, eventId, items, token: held.token })).toBe('nothing_held');
+    expect(await a.release({ purchaseId, eventId, items, token: held.token })).toBe('nothing_held');
+    expect((await a.available(eventId, [seated]))[seated]).toBe(1);
+    expect(await a.seatOwners(eventId, ['c1', 'c2'])).toEqual([`sold:${purchaseId}`, `sold:${purchaseId}`]);
+    const again = await b.hold({
+      purchaseId: randomUUID(),
+      eventId,
+      items: [{ ticketTypeId: seated, quantity: 1, seatIds: ['c2'] }],
+      deadline: future(),
+      graceMs: 1000,
+    });
+    expect(again).toEqual({ ok: false, reason: 'seat_taken', seatId: 'c2' });
+  });
+
   it('refuses ticket types that were never put on sale', async () => {
     const eventId = randomUUID();
     const ga = randomUUID();

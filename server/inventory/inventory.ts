@@ -44,7 +44,7 @@ export interface ReleaseRequest {
   token: string;
 }
 
-type ScriptName = 'hold' | 'release' | 'checkHold';
+type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert';
 
 interface ScriptedRedis extends Redis {
   [command: string]: unknown;
@@ -53,7 +53,7 @@ interface ScriptedRedis extends Redis {
 /** Loads a script and names its command after its content, so two versions never run each other's. */
 function defineScripts(redis: Redis): Record<ScriptName, string> {
   const names = {} as Record<ScriptName, string>;
-  for (const script of ['hold', 'release', 'checkHold'] as const) {
+  for (const script of ['hold', 'release', 'checkHold', 'convert'] as const) {
     const lua = readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8');
     const command = `bo_${script}_${createHash('sha1').update(lua).digest('hex').slice(0, 10)}`;
     if (typeof (redis as ScriptedRedis)[command] !== 'function') redis.defineCommand(command, { lua });
@@ -75,6 +75,8 @@ export function inventoryKeys(prefix: string, eventId: string) {
 export interface Inventory {
   hold(request: HoldRequest): Promise<HoldResult>;
   release(request: ReleaseRequest): Promise<'released' | 'nothing_held' | 'stale_token'>;
+  /** The hold became tickets: its units stay taken and its seats stay blocked. */
+  convert(request: ReleaseRequest): Promise<'converted' | 'nothing_held' | 'stale_token'>;
   /** True while the purchase still holds with this token (checked before tickets are issued). */
   isLive(eventId: string, purchaseId: string, token: string): Promise<boolean>;
   setAvailable(eventId: string, counts: Readonly<Record<string, number>>): Promise<void>;
@@ -125,6 +127,15 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
       if (code === 0) return 'nothing_held';
       if (code === HoldCode.staleToken) return 'stale_token';
       throw new Error(`release script answered ${code}`);
+    },
+
+    async convert(request) {
+      const { types, keys } = layout(request.eventId, request.purchaseId, request.items);
+      const code = (await run('convert', keys, [request.purchaseId, request.token, types.length])) as number;
+      if (code === 1) return 'converted';
+      if (code === 0) return 'nothing_held';
+      if (code === HoldCode.staleToken) return 'stale_token';
+      throw new Error(`convert script answered ${code}`);
     },
 
     async isLive(eventId, purchaseId, token) {

@@ -56,7 +56,7 @@ describe('health', () => {
     expect(res.status).toBe(503);
     expect(res.body.error?.code).toBe('service_unavailable');
     expect(res.body.error?.message).toBe('not ready: migrations');
-    expect(res.body.error?.details.checks['migrations']).toMatch(/pending 1, 2, 3/);
+    expect(res.body.error?.details.checks['migrations']).toMatch(/pending 1, 2, 3, 4/);
     expect(res.body.error?.details.checks['postgres']).toBe('ok');
   });
 
