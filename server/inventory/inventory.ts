@@ -32,7 +32,7 @@ export interface HoldRequest {
 }
 
 export type HoldResult =
-  | { ok: true; token: string; retried: boolean }
+  | { ok: true; token: string; deadline: Date; retried: boolean }
   | { ok: false; reason: 'sold_out'; ticketTypeId: string }
   | { ok: false; reason: 'seat_taken'; seatId: string }
   | { ok: false; reason: 'not_on_sale'; ticketTypeId: string };
@@ -103,11 +103,11 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
       const { types, seats, keys } = layout(request.eventId, request.purchaseId, request.items);
       const ttl = Math.max(1, request.deadline.getTime() - Date.now()) + request.graceMs;
       const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity)];
-      const [code, value] = (await run('hold', keys, args)) as [number, number];
+      const [code, value, deadline] = (await run('hold', keys, args)) as [number, number, number | undefined];
       switch (code) {
         case HoldCode.held:
         case HoldCode.alreadyHeld:
-          return { ok: true, token: String(value), retried: code === HoldCode.alreadyHeld };
+          return { ok: true, token: String(value), deadline: new Date(deadline ?? request.deadline.getTime()), retried: code === HoldCode.alreadyHeld };
         case HoldCode.soldOut:
           return { ok: false, reason: 'sold_out', ticketTypeId: types[value - 1]! };
         case HoldCode.seatTaken:

@@ -13,8 +13,8 @@
   ARGV[5 .. 4+T]       quantity per ticket type, in KEYS order
 
   Returns {code, value}:
-    { 1, token}        held; token is the fencing token of this hold
-    { 0, token}        this purchase already holds (a retried effect): same token, nothing changes
+    { 1, token, deadline}  held; token is the fencing token of this hold
+    { 0, token, deadline}  this purchase already holds (a retried effect): same token and deadline
     {-1, i}            ticket type i (1-based) has fewer units left than asked
     {-2, j}            seat j (1-based) is held or sold by someone else
     {-3, i}            ticket type i has no available count (not initialised)
@@ -22,7 +22,7 @@
 local hold = KEYS[1]
 local existing = redis.call('HGET', hold, 'token')
 if existing then
-  return {0, tonumber(existing)}
+  return {0, tonumber(existing), tonumber(redis.call('HGET', hold, 'deadline'))}
 end
 
 local t = tonumber(ARGV[4])
@@ -52,4 +52,4 @@ for j = 3 + t, #KEYS do
 end
 redis.call('HSET', hold, 'token', token, 'purchase', ARGV[1], 'deadline', ARGV[2], 'types', t)
 redis.call('PEXPIRE', hold, ttl)
-return {1, token}
+return {1, token, tonumber(ARGV[2])}

@@ -1,0 +1,198 @@
+// The durable host of purchase actors. To deliver an event it locks the purchase row, computes the
+// next state with the machine's pure transition, and in one transaction writes the new snapshot
+// (version + 1), one append-only transition row and the requested effects into the outbox. After
+// commit it runs those effects; each reports back with the next event, delivered the same way.
+// Any node can do this for any purchase; events for one purchase apply one at a time (row lock).
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  advancePurchase,
+  startPurchase,
+  type Effect,
+  type PersistedPurchase,
+  type PurchaseEvent,
+  type PurchaseInput,
+  type PurchaseState,
+  type PurchaseStep,
+} from '../../machines/index.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../observability/index.ts';
+import { TELEMETRY } from '../observability/telemetry-names.ts';
+import type { Sql, TransactionSql } from '../store/index.ts';
+
+/** Runs one effect; resolves with the event that reports its outcome, if any. Must be idempotent. */
+export type EffectRunner = (purchaseId: string, step: string, effect: Effect) => Promise<PurchaseEvent | null>;
+
+export interface StartRequest extends PurchaseInput {
+  idempotencyKey: string;
+  requestHash: string;
+}
+
+export interface PurchaseView {
+  id: string;
+  state: PurchaseState;
+  version: number;
+  holdDeadline: Date | null;
+}
+
+interface OutboxRow {
+  id: string;
+  step: string;
+  effect: string;
+  params: unknown;
+}
+
+const tracer = trace.getTracer('boxoffice.purchases');
+
+export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; log: Logger }) {
+  const { sql } = deps;
+
+  /** Writes a step: snapshot, transition row, outbox rows. Returns the outbox rows to run. */
+  async function record(tx: TransactionSql, purchaseId: string, seq: number, step: PurchaseStep, eventType: string, payload: unknown): Promise<OutboxRow[]> {
+    const traceId = trace.getActiveSpan()?.spanContext().traceId ?? null;
+    await tx`
+      insert into purchase_transitions (purchase_id, seq, from_state, to_state, event_type, payload, trace_id)
+      values (${purchaseId}, ${seq}, ${step.from}, ${step.to}, ${eventType}, ${tx.json(payload as never)}, ${traceId})`;
+    const rows: OutboxRow[] = [];
+    for (const [index, effect] of step.effects.entries()) {
+      const [row] = await tx<OutboxRow[]>`
+        insert into purchase_outbox (purchase_id, step, effect, params)
+        values (${purchaseId}, ${`${seq}:${index}`}, ${effect.type}, ${tx.json(effect.params as never)})
+        on conflict (purchase_id, step) do nothing
+        returning id::text, step, effect, params`;
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  function traced<T>(name: string, attributes: Record<string, string>, work: () => Promise<T>): Promise<T> {
+    return tracer.startActiveSpan(name, { attributes }, async (span) => {
+      try {
+        return await work();
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  function noteTransition(purchaseId: string, step: PurchaseStep, eventType: string): void {
+    trace.getActiveSpan()?.addEvent(TELEMETRY.transitionEvent, {
+      [TELEMETRY.purchaseId]: purchaseId,
+      [TELEMETRY.transitionFrom]: step.from ?? '',
+      [TELEMETRY.transitionTo]: step.to,
+      [TELEMETRY.transitionEventType]: eventType,
+    });
+  }
+
+  /** Runs effects in order; every event they report is delivered in turn (breadth-first). */
+  async function drain(purchaseId: string, rows: OutboxRow[]): Promise<void> {
+    const queue = [...rows];
+    while (queue.length) {
+      const row = queue.shift()!;
+      const event = await runOutboxRow(purchaseId, row);
+      if (event) queue.push(...(await apply(purchaseId, event)).pending);
+    }
+  }
+
+  async function runOutboxRow(purchaseId: string, row: OutboxRow): Promise<PurchaseEvent | null> {
+    await sql`update purchase_outbox set attempts = attempts + 1 where id = ${row.id}`;
+    try {
+      const event = await deps.runEffect(purchaseId, `${purchaseId}:${row.step}`, { type: row.effect, params: row.params } as Effect);
+      await sql`update purchase_outbox set done_at = now(), last_error = null where id = ${row.id}`;
+      return event;
+    } catch (err) {
+      deps.log.warn({ err, purchaseId, step: row.step, effect: row.effect }, 'purchase effect failed; the outbox relay retries it');
+      await sql`update purchase_outbox set last_error = ${String((err as Error).message).slice(0, 500)} where id = ${row.id}`;
+      return null;
+    }
+  }
+
+  async function apply(purchaseId: string, event: PurchaseEvent): Promise<{ view: PurchaseView; changed: boolean; pending: OutboxRow[] }> {
+    return traced(TELEMETRY.deliverSpan, { [TELEMETRY.purchaseId]: purchaseId, [TELEMETRY.transitionEventType]: event.type }, async () =>
+      sql.begin(async (tx) => {
+        const [row] = await tx<{ snapshot: PersistedPurchase; version: number; hold_deadline: Date | null }[]>`
+          select snapshot, version, hold_deadline from purchases where id = ${purchaseId} for update`;
+        if (!row) throw new AppError('not_found', 'purchase not found');
+        const step = advancePurchase(row.snapshot, event);
+        const moved = step.to !== step.from || step.effects.length > 0;
+        const deadline = step.snapshot.context.hold ? new Date(step.snapshot.context.hold.deadline) : null;
+        if (!moved) {
+          // Ignored here: keep the count in the snapshot, write no transition.
+          await tx`update purchases set snapshot = ${tx.json(step.snapshot as never)} where id = ${purchaseId}`;
+          return { view: { id: purchaseId, state: step.to, version: row.version, holdDeadline: deadline }, changed: false, pending: [] };
+        }
+        const version = row.version + 1;
+        await tx`
+          update purchases set snapshot = ${tx.json(step.snapshot as never)}, state = ${step.to}, version = ${version},
+            hold_deadline = ${deadline}, updated_at = now()
+          where id = ${purchaseId}`;
+        const pending = await record(tx, purchaseId, version, step, event.type, event);
+        return { view: { id: purchaseId, state: step.to, version, holdDeadline: deadline }, changed: true, pending, step };
+      }).then((result) => {
+        if ('step' in result) noteTransition(purchaseId, result.step, event.type);
+        return result;
+      }),
+    );
+  }
+
+  return {
+    /**
+     * Creates the purchase and runs it until it waits for the outside world (a hold placed or
+     * refused, a payment started). Same idempotency key and body: the existing purchase.
+     */
+    async start(request: StartRequest): Promise<PurchaseView & { existing: boolean }> {
+      const first = startPurchase(request);
+      const created = await traced(TELEMETRY.deliverSpan, { [TELEMETRY.purchaseId]: request.purchaseId, [TELEMETRY.transitionEventType]: 'purchase.created' }, async () => {
+        const result = await sql.begin(async (tx) => {
+          const [existing] = await tx<{ id: string; request_hash: string }[]>`
+            select id, request_hash from purchases where customer_id = ${request.customerId} and idempotency_key = ${request.idempotencyKey}`;
+          if (existing) {
+            if (existing.request_hash !== request.requestHash) {
+              throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
+            }
+            return { id: existing.id, pending: [] as OutboxRow[] };
+          }
+          await tx`
+            insert into purchases (id, event_id, customer_id, state, snapshot, version, amount_minor, currency, idempotency_key, request_hash)
+            values (${request.purchaseId}, ${request.eventId}, ${request.customerId}, ${first.to}, ${tx.json(first.snapshot as never)}, 1,
+                    ${request.amountMinor}, ${request.currency}, ${request.idempotencyKey}, ${request.requestHash})`;
+          const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
+          return { id: request.purchaseId, pending };
+        });
+        if (result.id === request.purchaseId) noteTransition(request.purchaseId, first, 'purchase.created');
+        return result;
+      });
+      await drain(created.id, created.pending);
+      return { ...(await this.view(created.id)), existing: created.id !== request.purchaseId };
+    },
+
+    /** Delivers one event (from a webhook, a timer, the buyer) and runs what follows from it. */
+    async deliver(purchaseId: string, event: PurchaseEvent): Promise<PurchaseView & { changed: boolean }> {
+      const result = await apply(purchaseId, event);
+      await drain(purchaseId, result.pending);
+      return { ...(await this.view(purchaseId)), changed: result.changed };
+    },
+
+    async view(purchaseId: string): Promise<PurchaseView> {
+      const [row] = await sql<{ state: PurchaseState; version: number; hold_deadline: Date | null }[]>`
+        select state, version, hold_deadline from purchases where id = ${purchaseId}`;
+      if (!row) throw new AppError('not_found', 'purchase not found');
+      return { id: purchaseId, state: row.state, version: row.version, holdDeadline: row.hold_deadline };
+    },
+
+    /** The outbox relay: re-runs effects that a crash (or a failure) left undone. */
+    async relay(olderThanMs: number, limit = 100): Promise<number> {
+      const rows = await sql<(OutboxRow & { purchase_id: string })[]>`
+        select id::text, purchase_id, step, effect, params from purchase_outbox
+        where done_at is null and created_at < now() - make_interval(secs => ${olderThanMs / 1000})
+        order by id limit ${limit}`;
+      for (const row of rows) await drain(row.purchase_id, [row]);
+      return rows.length;
+    },
+  };
+}
+
+export type PurchaseHost = ReturnType<typeof createPurchaseHost>;

@@ -1,0 +1,56 @@
+// Issuing tickets: Postgres is the final arbiter. One transaction locks the ticket types in sorted
+// order, raises `sold` only where `sold + n <= capacity`, and inserts the tickets, whose seats a
+// unique index sells at most once. If it cannot issue, the purchase goes to refunding; it never
+// oversells. Idempotent: a purchase that already has tickets answers "issued" again.
+import { randomBytes } from 'node:crypto';
+import type { PurchaseEffects, PurchaseEvent } from '../../machines/index.ts';
+import type { Inventory } from '../inventory/index.ts';
+import type { Sql } from '../store/index.ts';
+
+class CannotIssue extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+function ticketCode(): string {
+  return randomBytes(15).toString('base64url');
+}
+
+export async function issueTickets(sql: Sql, inventory: Inventory, params: PurchaseEffects['issueTickets']): Promise<PurchaseEvent> {
+  const { purchaseId, eventId, holdToken, items } = params;
+  const [already] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
+  if (already && already.n > 0) return { type: 'tickets.issued' };
+
+  try {
+    await sql.begin(async (tx) => {
+      const sorted = [...items].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));
+      for (const item of sorted) {
+        const raised = await tx`
+          update ticket_types set sold = sold + ${item.quantity}
+          where id = ${item.ticketTypeId} and event_id = ${eventId} and sold + ${item.quantity} <= capacity
+          returning id`;
+        if (raised.length === 0) throw new CannotIssue('sold_out');
+      }
+      for (const item of sorted) {
+        const seats = item.seatIds ?? [];
+        for (let unit = 0; unit < item.quantity; unit++) {
+          await tx`
+            insert into tickets (purchase_id, event_id, ticket_type_id, seat_id, code)
+            values (${purchaseId}, ${eventId}, ${item.ticketTypeId}, ${seats[unit] ?? null}, ${ticketCode()})`;
+        }
+      }
+    });
+  } catch (err) {
+    if (err instanceof CannotIssue) return { type: 'tickets.failed', reason: err.reason };
+    // The unique index on seats: someone else's ticket already has one of these seats.
+    if ((err as { code?: string; constraint_name?: string }).constraint_name === 'tickets_seat_once') {
+      return { type: 'tickets.failed', reason: 'seat_sold' };
+    }
+    throw err;
+  }
+  // The hold became tickets; if Redis lost it meanwhile there is nothing to convert, and the
+  // counts are rebuilt from Postgres.
+  await inventory.convert({ purchaseId, eventId, items, token: holdToken });
+  return { type: 'tickets.issued' };
+}
