@@ -1,3 +1,4 @@
+drop table sandbox_payments;
 drop table tickets;
 drop table purchase_outbox;
 drop table purchase_transitions;

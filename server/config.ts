@@ -60,6 +60,11 @@ export const envSchema = z.object({
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInt.default(600),
 
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
+
+  HOLD_TTL_SECONDS: positiveInt.min(10).max(3600).default(600),
+  HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
+  MAX_TICKETS_PER_CUSTOMER_PER_EVENT: positiveInt.max(1000).default(20),
+  SWEEP_INTERVAL_SECONDS: positiveInt.min(1).max(3600).default(30),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -96,6 +101,12 @@ export interface Config {
     readonly webhooksPerMinute: number;
   };
   readonly payments: { readonly provider: Env['PAYMENT_PROVIDER'] };
+  readonly purchases: {
+    readonly holdTtlMs: number;
+    readonly holdGraceMs: number;
+    readonly maxTicketsPerCustomerPerEvent: number;
+    readonly sweepIntervalMs: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -192,6 +203,12 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       webhooksPerMinute: e.RATE_LIMIT_WEBHOOKS_PER_MINUTE,
     },
     payments: { provider: e.PAYMENT_PROVIDER },
+    purchases: {
+      holdTtlMs: e.HOLD_TTL_SECONDS * 1000,
+      holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,
+      maxTicketsPerCustomerPerEvent: e.MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
+      sweepIntervalMs: e.SWEEP_INTERVAL_SECONDS * 1000,
+    },
   });
 }
 

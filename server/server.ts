@@ -8,6 +8,7 @@ import { createCatalog } from './catalog/index.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
+import { createPurchases, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
 
@@ -23,6 +24,7 @@ export interface StartOptions {
 
 export interface RunningServer {
   app: App;
+  purchases: Purchases;
   /** Every guarded route with its authorization policy. */
   routes: RouteEntry[];
   url: string;
@@ -53,6 +55,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
   const catalog = createCatalog({ sql });
+  const purchases = createPurchases({ config, sql, redis, log, queues });
 
   const { app, routes } = await buildAppWithRoutes({
     config,
@@ -66,11 +69,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       purchasesPerUserPerMinute: config.rateLimits.purchasesPerUserPerMinute,
       webhooksPerMinute: config.rateLimits.webhooksPerMinute,
     },
-    apiPlugins: [identity.routes, catalog.routes, ...(options.apiPlugins ?? [])],
+    apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
   });
 
   lifecycle.add({ name: 'http', run: () => app.close() });
+  lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });
   lifecycle.add({ name: 'mail queue', run: () => mailQueue.close() });
   lifecycle.add({ name: 'redis', run: async () => void (await redis.quit()) });
@@ -83,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   }
 
+  purchases.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });
-  return { app, routes, url, sql, redis, lifecycle };
+  return { app, routes, url, sql, redis, lifecycle, purchases };
 }

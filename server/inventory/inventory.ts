@@ -79,7 +79,7 @@ export interface Inventory {
   convert(request: ReleaseRequest): Promise<'converted' | 'nothing_held' | 'stale_token'>;
   /** True while the purchase still holds with this token (checked before tickets are issued). */
   isLive(eventId: string, purchaseId: string, token: string): Promise<boolean>;
-  setAvailable(eventId: string, counts: Readonly<Record<string, number>>): Promise<void>;
+  setAvailable(eventId: string, counts: Readonly<Record<string, number>>, options?: { onlyIfMissing?: boolean }): Promise<void>;
   available(eventId: string, ticketTypeIds: readonly string[]): Promise<Record<string, number | null>>;
   seatOwners(eventId: string, seatIds: readonly string[]): Promise<(string | null)[]>;
 }
@@ -143,10 +143,17 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
       return ((await run('checkHold', [key], [token])) as number) === 1;
     },
 
-    async setAvailable(eventId, counts) {
+    async setAvailable(eventId, counts, options) {
       const k = inventoryKeys(keyPrefix, eventId);
       const entries = Object.entries(counts);
-      if (entries.length) await redis.mset(...entries.flatMap(([id, n]) => [k.available(id), String(n)]));
+      if (!entries.length) return;
+      if (!options?.onlyIfMissing) {
+        await redis.mset(...entries.flatMap(([id, n]) => [k.available(id), String(n)]));
+        return;
+      }
+      const pipeline = redis.pipeline();
+      for (const [id, n] of entries) pipeline.set(k.available(id), String(n), 'NX');
+      await pipeline.exec();
     },
 
     async available(eventId, ticketTypeIds) {

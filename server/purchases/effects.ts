@@ -18,6 +18,10 @@ export interface EffectDeps {
   /** How long Redis keeps a hold past its deadline if every release were lost. */
   holdGraceMs: number;
   now?: () => number;
+  /** Called once a hold is placed: schedules its durable expiry. */
+  onHoldPlaced?: (purchaseId: string, deadline: Date) => Promise<void>;
+  /** Rebuilds an event's counts when Redis has none (first sale, or after a flush). */
+  rebuildCounts?: (eventId: string) => Promise<void>;
 }
 
 async function itemsOf(sql: Sql, purchaseId: string): Promise<PurchaseItem[]> {
@@ -30,14 +34,21 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
   return async (purchaseId: string, step: string, effect: Effect): Promise<PurchaseEvent | null> => {
     switch (effect.type) {
       case 'placeHold': {
-        const result = await deps.inventory.hold({
-          purchaseId,
-          eventId: effect.params.eventId,
-          items: effect.params.items,
-          deadline: new Date(now() + deps.holdTtlMs),
-          graceMs: deps.holdGraceMs,
-        });
+        const place = () =>
+          deps.inventory.hold({
+            purchaseId,
+            eventId: effect.params.eventId,
+            items: effect.params.items,
+            deadline: new Date(now() + deps.holdTtlMs),
+            graceMs: deps.holdGraceMs,
+          });
+        let result = await place();
+        if (!result.ok && result.reason === 'not_on_sale' && deps.rebuildCounts) {
+          await deps.rebuildCounts(effect.params.eventId);
+          result = await place();
+        }
         if (!result.ok) return { type: 'hold.rejected', reason: result.reason };
+        await deps.onHoldPlaced?.(purchaseId, result.deadline);
         return { type: 'hold.placed', token: result.token, deadline: result.deadline.getTime() };
       }
       case 'releaseHold': {

@@ -1,4 +1,100 @@
-// Purchases: the durable host of purchase actors, the effects it runs, and the payment port.
+// Purchases: the durable purchase actors, their effects and timers, and their API. Wires the
+// inventory, the payment provider and the queues together for one node.
+import type { Config } from '../config.ts';
+import type { App } from '../http/types.ts';
+import { createInventory } from '../inventory/index.ts';
+import type { QueueSettings } from '../jobs/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { createPaymentEventQueue, createSandboxPayments, sandboxRoutes, startPaymentEventWorker } from '../payments/index.ts';
+import type { Redis, Sql } from '../store/index.ts';
+import { createEffectRunner } from './effects.ts';
+import { createPurchaseHost } from './host.ts';
+import { rebuildAvailability, sellingEvents } from './reconcile.ts';
+import { purchaseRoutes } from './routes.ts';
+import { createHoldTimers, overdueHolds, startHoldTimerWorker } from './timers.ts';
+
 export { createEffectRunner, type EffectDeps } from './effects.ts';
 export { createPurchaseHost, type EffectRunner, type PurchaseHost, type PurchaseView, type StartRequest } from './host.ts';
 export type { PaymentPort } from './payments-port.ts';
+export { rebuildAvailability } from './reconcile.ts';
+
+export interface PurchasesDeps {
+  config: Config;
+  sql: Sql;
+  redis: Redis;
+  log: Logger;
+  queues: QueueSettings;
+}
+
+/** How often (in sweeps) the counts of selling events are rebuilt from Postgres. */
+const RECONCILE_EVERY_SWEEPS = 10;
+
+export function createPurchases({ config, sql, redis, log, queues }: PurchasesDeps) {
+  if (config.payments.provider !== 'sandbox') {
+    throw new Error(`PAYMENT_PROVIDER=${config.payments.provider} is not available yet; only the sandbox provider is`);
+  }
+  const inventory = createInventory(redis, config.redis.keyPrefix);
+  const paymentEvents = createPaymentEventQueue(queues, redis);
+  const sandbox = createSandboxPayments(sql, paymentEvents);
+  const timers = createHoldTimers(queues, redis);
+  const host = createPurchaseHost({
+    sql,
+    log,
+    runEffect: createEffectRunner({
+      sql,
+      inventory,
+      payments: sandbox.port,
+      log,
+      holdTtlMs: config.purchases.holdTtlMs,
+      holdGraceMs: config.purchases.holdGraceMs,
+      onHoldPlaced: (purchaseId, deadline) => timers.schedule(purchaseId, deadline),
+      rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true })),
+    }),
+  });
+
+  const expire = (purchaseId: string, now: number) => host.deliver(purchaseId, { type: 'hold.expired', now });
+  let sweeps = 0;
+  async function sweep(): Promise<void> {
+    for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
+    await host.relay(30_000);
+    if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
+      for (const eventId of await sellingEvents(sql)) await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: sweeps === 1 });
+    }
+  }
+
+  const background: { close(): Promise<void> }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | null = null;
+
+  return {
+    host,
+    inventory,
+    sandbox,
+    sweep,
+    routes: [
+      purchaseRoutes({ sql, host, provider: config.payments.provider, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
+      sandboxRoutes(sandbox),
+    ] as ((api: App) => void)[],
+    /** Workers and the sweep: every node runs them. */
+    start() {
+      background.push(startPaymentEventWorker(queues, (purchaseId, event) => host.deliver(purchaseId, event), log));
+      background.push(startHoldTimerWorker(queues, expire, log));
+      const tick = () => {
+        sweeping ??= sweep()
+          .catch((err: unknown) => log.warn({ err }, 'purchase sweep failed'))
+          .finally(() => (sweeping = null));
+      };
+      tick();
+      timer = setInterval(tick, config.purchases.sweepIntervalMs);
+      timer.unref();
+    },
+    async close() {
+      clearInterval(timer);
+      await sweeping;
+      await Promise.all(background.map((b) => b.close()));
+      await Promise.all([paymentEvents.close(), timers.close()]);
+    },
+  };
+}
+
+export type Purchases = ReturnType<typeof createPurchases>;

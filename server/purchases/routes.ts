@@ -1,0 +1,171 @@
+// The purchases API: create (with a required Idempotency-Key), look, cancel, and read the
+// transition log. A buyer sees their own purchases; the event's organizer and admins see all.
+import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { PersistedPurchase, PurchaseState } from '../../machines/index.ts';
+import { AppError } from '../errors.ts';
+import { requireUser } from '../http/policy.ts';
+import type { App } from '../http/types.ts';
+import type { Sql } from '../store/index.ts';
+import { priceOrder, purchaseRequestSchema, requestHash } from './checkout.ts';
+import type { PurchaseHost } from './host.ts';
+
+export interface PurchaseRouteDeps {
+  sql: Sql;
+  host: PurchaseHost;
+  provider: string;
+  maxTicketsPerCustomerPerEvent: number;
+}
+
+const purchaseSchema = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  state: z.string(),
+  items: z.array(z.object({ ticketTypeId: z.string(), quantity: z.number(), seatIds: z.array(z.string()).optional() })),
+  amountMinor: z.number(),
+  currency: z.string(),
+  holdExpiresAt: z.date().nullable(),
+  payment: z.object({ provider: z.string(), paymentId: z.string() }).nullable(),
+  failure: z.string().nullable(),
+  createdAt: z.date(),
+});
+const transitionSchema = z.object({ seq: z.number(), from: z.string().nullable(), to: z.string(), event: z.string(), at: z.date() });
+
+interface PurchaseRow {
+  id: string;
+  event_id: string;
+  customer_id: string;
+  organizer_id: string;
+  state: PurchaseState;
+  snapshot: PersistedPurchase;
+  amount_minor: number;
+  currency: string;
+  hold_deadline: Date | null;
+  created_at: Date;
+}
+
+export function purchaseRoutes(deps: PurchaseRouteDeps) {
+  const { sql } = deps;
+
+  async function load(id: string): Promise<PurchaseRow> {
+    const [row] = await sql<PurchaseRow[]>`
+      select p.id, p.event_id, p.customer_id, e.organizer_id, p.state, p.snapshot, p.amount_minor, p.currency, p.hold_deadline, p.created_at
+      from purchases p join events e on e.id = p.event_id where p.id = ${id}`;
+    if (!row) throw new AppError('not_found', 'purchase not found');
+    return row;
+  }
+
+  /** The buyer, the event's organizer, or an admin; anyone else gets 404 (ids are not confirmed). */
+  async function visible(request: FastifyRequest, id: string, ownerOnly = false): Promise<PurchaseRow> {
+    const user = requireUser(request);
+    const row = await load(id);
+    const allowed = row.customer_id === user.userId || (!ownerOnly && (user.role === 'admin' || row.organizer_id === user.userId));
+    if (!allowed) throw new AppError('not_found', 'purchase not found');
+    return row;
+  }
+
+  function present(row: PurchaseRow) {
+    const context = row.snapshot.context;
+    return {
+      id: row.id,
+      eventId: row.event_id,
+      state: row.state,
+      items: context.items,
+      amountMinor: row.amount_minor,
+      currency: row.currency,
+      holdExpiresAt: row.hold_deadline,
+      payment: context.paymentId ? { provider: deps.provider, paymentId: context.paymentId } : null,
+      failure: context.failure,
+      createdAt: row.created_at,
+    };
+  }
+
+  async function history(id: string) {
+    return sql<z.infer<typeof transitionSchema>[]>`
+      select seq, from_state as "from", to_state as "to", event_type as event, at
+      from purchase_transitions where purchase_id = ${id} order by seq`;
+  }
+
+  return (api: App) => {
+    const tags = ['purchases'];
+    const params = z.object({ purchaseId: z.guid() });
+
+    api.post(
+      '/purchases',
+      {
+        config: { policy: 'user' },
+        preHandler: api.routeLimits.purchases,
+        schema: {
+          tags,
+          summary: 'Hold tickets or seats and start paying (Idempotency-Key required)',
+          headers: z.object({ 'idempotency-key': z.string().trim().min(8).max(200) }),
+          body: purchaseRequestSchema,
+          response: { 200: purchaseSchema, 201: purchaseSchema },
+        },
+      },
+      async (request, reply) => {
+        const user = requireUser(request);
+        const order = await priceOrder(sql, user.userId, request.body, deps.maxTicketsPerCustomerPerEvent);
+        const view = await deps.host.start({
+          purchaseId: randomUUID(),
+          eventId: request.body.eventId,
+          customerId: user.userId,
+          items: order.items,
+          amountMinor: order.amountMinor,
+          currency: order.currency,
+          idempotencyKey: request.headers['idempotency-key'],
+          requestHash: requestHash(request.body),
+        });
+        const row = await load(view.id);
+        if (row.state === 'rejected') {
+          const reason = row.snapshot.context.failure ?? 'unavailable';
+          throw new AppError('conflict', reason === 'seat_taken' ? 'a seat you asked for is taken' : 'not enough tickets left', {
+            reason,
+            purchaseId: row.id,
+          });
+        }
+        return reply.code(view.existing ? 200 : 201).send(present(row));
+      },
+    );
+
+    api.get(
+      '/purchases/:purchaseId',
+      {
+        config: { policy: 'user' },
+        schema: { tags, summary: 'A purchase with its history', params, response: { 200: purchaseSchema.extend({ history: z.array(transitionSchema) }) } },
+      },
+      async (request) => {
+        const row = await visible(request, request.params.purchaseId);
+        return { ...present(row), history: await history(row.id) };
+      },
+    );
+
+    api.post(
+      '/purchases/:purchaseId/cancel',
+      { config: { policy: 'user' }, schema: { tags, summary: 'Cancel before paying; the hold is released at once', params, response: { 200: purchaseSchema } } },
+      async (request) => {
+        const row = await visible(request, request.params.purchaseId, true);
+        if (['confirming', 'confirmed', 'refunding', 'refunded'].includes(row.state)) {
+          throw new AppError('conflict', 'a paid purchase cannot be cancelled; ask for a refund', { state: row.state });
+        }
+        if (row.state !== 'cancelled') await deps.host.deliver(row.id, { type: 'purchase.cancel' });
+        const after = await load(row.id);
+        if (after.state !== 'cancelled') throw new AppError('conflict', `a ${after.state} purchase cannot be cancelled`, { state: after.state });
+        return present(after);
+      },
+    );
+
+    api.get(
+      '/purchases/:purchaseId/transitions',
+      {
+        config: { policy: 'user' },
+        schema: { tags, summary: 'Every transition of a purchase, in order', params, response: { 200: z.object({ items: z.array(transitionSchema) }) } },
+      },
+      async (request) => {
+        const row = await visible(request, request.params.purchaseId);
+        return { items: await history(row.id) };
+      },
+    );
+  };
+}
