@@ -131,7 +131,18 @@ export const purchaseMachine = setup({
 }).createMachine({
   id: 'purchase',
   initial: 'reserving',
-  context: ({ input }) => ({ ...input, hold: null, paymentId: null, failure: null, ignoredEvents: 0 }),
+  context: ({ input }) => ({
+    purchaseId: input.purchaseId,
+    eventId: input.eventId,
+    customerId: input.customerId,
+    items: input.items,
+    amountMinor: input.amountMinor,
+    currency: input.currency,
+    hold: null,
+    paymentId: null,
+    failure: null,
+    ignoredEvents: 0,
+  }),
   // Anything a state does not handle (or whose guard refuses it) lands here: counted, ignored.
   on: { '*': { actions: 'countIgnored' } },
   states: {

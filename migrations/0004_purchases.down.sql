@@ -1,4 +1,3 @@
-drop table sandbox_payments;
 drop table tickets;
 drop table purchase_outbox;
 drop table purchase_transitions;

@@ -21,7 +21,6 @@ create table purchases (
 create unique index purchases_idempotency_key on purchases (customer_id, idempotency_key);
 create index purchases_event_idx on purchases (event_id);
 create index purchases_live_deadline_idx on purchases (hold_deadline) where state in ('held', 'paying');
-create index purchases_customer_event_idx on purchases (customer_id, event_id);
 
 create table purchase_transitions (
   purchase_id uuid not null references purchases (id),
@@ -66,18 +65,3 @@ create unique index tickets_code_key on tickets (code);
 -- The final arbiter for seats: a seat is sold at most once.
 create unique index tickets_seat_once on tickets (seat_id) where seat_id is not null and status = 'valid';
 create index tickets_purchase_idx on tickets (purchase_id);
-
--- The sandbox payment provider (development and demos only; production refuses it): a payment the
--- buyer succeeds or fails by hand, reported through the same queue a real webhook uses.
-create table sandbox_payments (
-  id              text primary key,
-  purchase_id     uuid not null references purchases (id),
-  amount_minor    integer not null check (amount_minor >= 0),
-  currency        text not null,
-  status          text not null default 'pending' check (status in ('pending', 'succeeded', 'failed', 'cancelled', 'refunded')),
-  idempotency_key text not null,
-  created_at      timestamptz not null default now(),
-  updated_at      timestamptz not null default now()
-);
-create unique index sandbox_payments_idempotency_key on sandbox_payments (idempotency_key);
-create index sandbox_payments_purchase_idx on sandbox_payments (purchase_id);

@@ -61,7 +61,7 @@ export const envSchema = z.object({
 
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
 
-  HOLD_TTL_SECONDS: positiveInt.min(10).max(3600).default(600),
+  HOLD_TTL_SECONDS: positiveInt.min(1).max(3600).default(600),
   HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
   MAX_TICKETS_PER_CUSTOMER_PER_EVENT: positiveInt.max(1000).default(20),
   SWEEP_INTERVAL_SECONDS: positiveInt.min(1).max(3600).default(30),

@@ -54,8 +54,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     : createOutboxMailer(sql);
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
-  const catalog = createCatalog({ sql });
   const purchases = createPurchases({ config, sql, redis, log, queues });
+  const catalog = createCatalog({ sql, heldCount: purchases.heldCount, seatStates: purchases.seatStates });
 
   const { app, routes } = await buildAppWithRoutes({
     config,

@@ -128,7 +128,8 @@ describe('inventory', () => {
     const items = [{ ticketTypeId: ga, quantity: 2 }, { ticketTypeId: seated, quantity: 2, seatIds: ['s1', 's2'] }];
     const held = await a.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000 });
     if (!held.ok) throw new Error('expected a hold');
-    expect(await a.isLive(eventId, purchaseId, held.token)).toBe(true);
+    expect(await a.holdStatus(eventId, purchaseId, held.token)).toBe('live');
+    expect(await a.holdStatus(eventId, purchaseId, `${held.token}0`)).toBe('stale');
 
     expect(await a.release({ purchaseId, eventId, items, token: String(Number(held.token) + 99) })).toBe('stale_token');
     expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 2, [seated]: 0 });
@@ -137,7 +138,7 @@ describe('inventory', () => {
     expect(await a.release({ purchaseId, eventId, items, token: held.token })).toBe('nothing_held');
     expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 4, [seated]: 2 });
     expect(await a.seatOwners(eventId, ['s1', 's2'])).toEqual([null, null]);
-    expect(await a.isLive(eventId, purchaseId, held.token)).toBe(false);
+    expect(await a.holdStatus(eventId, purchaseId, held.token)).toBe('missing');
 
     // The seats can be held again, with a larger fencing token.
     const next = await a.hold({ purchaseId: randomUUID(), eventId, items, deadline: future(), graceMs: 1000 });

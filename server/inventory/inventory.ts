@@ -72,13 +72,27 @@ export function inventoryKeys(prefix: string, eventId: string) {
   };
 }
 
+export interface RestoredSeat {
+  seatId: string;
+  /** The purchase that holds it, or bought it. */
+  purchaseId: string;
+  sold: boolean;
+  /** For a held seat: how long its key may live (deadline + grace). */
+  ttlMs?: number;
+}
+
 export interface Inventory {
   hold(request: HoldRequest): Promise<HoldResult>;
   release(request: ReleaseRequest): Promise<'released' | 'nothing_held' | 'stale_token'>;
   /** The hold became tickets: its units stay taken and its seats stay blocked. */
   convert(request: ReleaseRequest): Promise<'converted' | 'nothing_held' | 'stale_token'>;
-  /** True while the purchase still holds with this token (checked before tickets are issued). */
-  isLive(eventId: string, purchaseId: string, token: string): Promise<boolean>;
+  /** Whether the purchase still holds with this token (checked before tickets are issued). */
+  holdStatus(eventId: string, purchaseId: string, token: string): Promise<'live' | 'missing' | 'stale'>;
+  /**
+   * After Redis lost an event's keys: puts back, where missing, the seats that are sold or held
+   * and a fencing counter at least as high as any token handed out, so tokens keep growing.
+   */
+  restore(eventId: string, state: { fenceAtLeast: number; seats: readonly RestoredSeat[] }): Promise<void>;
   setAvailable(eventId: string, counts: Readonly<Record<string, number>>, options?: { onlyIfMissing?: boolean }): Promise<void>;
   available(eventId: string, ticketTypeIds: readonly string[]): Promise<Record<string, number | null>>;
   seatOwners(eventId: string, seatIds: readonly string[]): Promise<(string | null)[]>;
@@ -138,9 +152,21 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
       throw new Error(`convert script answered ${code}`);
     },
 
-    async isLive(eventId, purchaseId, token) {
+    async holdStatus(eventId, purchaseId, token) {
       const key = inventoryKeys(keyPrefix, eventId).hold(purchaseId);
-      return ((await run('checkHold', [key], [token])) as number) === 1;
+      const code = (await run('checkHold', [key], [token])) as number;
+      return code === 1 ? 'live' : code === HoldCode.staleToken ? 'stale' : 'missing';
+    },
+
+    async restore(eventId, { fenceAtLeast, seats }) {
+      const k = inventoryKeys(keyPrefix, eventId);
+      const pipeline = redis.pipeline();
+      if (fenceAtLeast > 0) pipeline.set(k.fence(), String(fenceAtLeast), 'NX');
+      for (const seat of seats) {
+        if (seat.sold) pipeline.set(k.seat(seat.seatId), `sold:${seat.purchaseId}`, 'NX');
+        else pipeline.set(k.seat(seat.seatId), seat.purchaseId, 'PX', Math.max(1, seat.ttlMs ?? 1), 'NX');
+      }
+      await pipeline.exec();
     },
 
     async setAvailable(eventId, counts, options) {

@@ -25,7 +25,20 @@ export type EffectRunner = (purchaseId: string, step: string, effect: Effect) =>
 export interface StartRequest extends PurchaseInput {
   idempotencyKey: string;
   requestHash: string;
+  /** The promo code the price used, if any (its use is given back if the purchase ends unpaid). */
+  promoCodeId?: string | null;
+  /** The price breakdown shown to the buyer, kept with the purchase. */
+  pricing?: unknown;
 }
+
+/**
+ * Checks run inside the transaction that creates a purchase, after the idempotency check: limits
+ * that must hold under concurrency (per customer, promo-code uses) take their locks here.
+ */
+export type StartGuard = (tx: TransactionSql) => Promise<void>;
+
+/** Where a purchase ends without the buyer keeping tickets: a promo-code use comes back. */
+const UNPAID_ENDS: ReadonlySet<PurchaseState> = new Set(['rejected', 'expired', 'cancelled', 'payment_failed', 'refunded']);
 
 export interface PurchaseView {
   id: string;
@@ -113,8 +126,8 @@ export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; lo
   async function apply(purchaseId: string, event: PurchaseEvent): Promise<{ view: PurchaseView; changed: boolean; pending: OutboxRow[] }> {
     return traced(TELEMETRY.deliverSpan, { [TELEMETRY.purchaseId]: purchaseId, [TELEMETRY.transitionEventType]: event.type }, async () =>
       sql.begin(async (tx) => {
-        const [row] = await tx<{ snapshot: PersistedPurchase; version: number; hold_deadline: Date | null }[]>`
-          select snapshot, version, hold_deadline from purchases where id = ${purchaseId} for update`;
+        const [row] = await tx<{ snapshot: PersistedPurchase; version: number; promo_code_id: string | null; promo_returned: boolean }[]>`
+          select snapshot, version, promo_code_id, promo_returned from purchases where id = ${purchaseId} for update`;
         if (!row) throw new AppError('not_found', 'purchase not found');
         const step = advancePurchase(row.snapshot, event);
         const moved = step.to !== step.from || step.effects.length > 0;
@@ -130,6 +143,10 @@ export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; lo
             hold_deadline = ${deadline}, updated_at = now()
           where id = ${purchaseId}`;
         const pending = await record(tx, purchaseId, version, step, event.type, event);
+        if (row.promo_code_id && !row.promo_returned && UNPAID_ENDS.has(step.to)) {
+          await tx`update promo_codes set uses = uses - 1 where id = ${row.promo_code_id} and uses > 0`;
+          await tx`update purchases set promo_returned = true where id = ${purchaseId}`;
+        }
         return { view: { id: purchaseId, state: step.to, version, holdDeadline: deadline }, changed: true, pending, step };
       }).then((result) => {
         if ('step' in result) noteTransition(purchaseId, result.step, event.type);
@@ -138,50 +155,75 @@ export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; lo
     );
   }
 
+  async function view(purchaseId: string): Promise<PurchaseView> {
+    const [row] = await sql<{ state: PurchaseState; version: number; hold_deadline: Date | null }[]>`
+      select state, version, hold_deadline from purchases where id = ${purchaseId}`;
+    if (!row) throw new AppError('not_found', 'purchase not found');
+    return { id: purchaseId, state: row.state, version: row.version, holdDeadline: row.hold_deadline };
+  }
+
+  async function startOnce(request: StartRequest, guard?: StartGuard): Promise<PurchaseView & { existing: boolean }> {
+    const input: PurchaseInput = {
+      purchaseId: request.purchaseId,
+      eventId: request.eventId,
+      customerId: request.customerId,
+      items: request.items,
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+    };
+    const first = startPurchase(input);
+    const attributes = { [TELEMETRY.purchaseId]: request.purchaseId, [TELEMETRY.transitionEventType]: 'purchase.created' };
+    const created = await traced(TELEMETRY.deliverSpan, attributes, async () => {
+      const result = await sql.begin(async (tx) => {
+        const [existing] = await tx<{ id: string; request_hash: string }[]>`
+          select id, request_hash from purchases where customer_id = ${request.customerId} and idempotency_key = ${request.idempotencyKey}`;
+        if (existing) {
+          if (existing.request_hash !== request.requestHash) {
+            throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
+          }
+          return { id: existing.id, pending: [] as OutboxRow[] };
+        }
+        await guard?.(tx);
+        await tx`
+          insert into purchases (id, event_id, customer_id, state, snapshot, version, amount_minor, currency, idempotency_key, request_hash,
+                                 promo_code_id, pricing)
+          values (${request.purchaseId}, ${request.eventId}, ${request.customerId}, ${first.to}, ${tx.json(first.snapshot as never)}, 1,
+                  ${request.amountMinor}, ${request.currency}, ${request.idempotencyKey}, ${request.requestHash},
+                  ${request.promoCodeId ?? null}, ${tx.json((request.pricing ?? {}) as never)})`;
+        const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
+        return { id: request.purchaseId, pending };
+      });
+      if (result.id === request.purchaseId) noteTransition(request.purchaseId, first, 'purchase.created');
+      return result;
+    });
+    await drain(created.id, created.pending);
+    return { ...(await view(created.id)), existing: created.id !== request.purchaseId };
+  }
+
   return {
     /**
      * Creates the purchase and runs it until it waits for the outside world (a hold placed or
-     * refused, a payment started). Same idempotency key and body: the existing purchase.
+     * refused, a payment started). Same idempotency key and body: the existing purchase; same key,
+     * other body: 422. `guard` runs inside the creating transaction (limits under concurrency).
      */
-    async start(request: StartRequest): Promise<PurchaseView & { existing: boolean }> {
-      const first = startPurchase(request);
-      const created = await traced(TELEMETRY.deliverSpan, { [TELEMETRY.purchaseId]: request.purchaseId, [TELEMETRY.transitionEventType]: 'purchase.created' }, async () => {
-        const result = await sql.begin(async (tx) => {
-          const [existing] = await tx<{ id: string; request_hash: string }[]>`
-            select id, request_hash from purchases where customer_id = ${request.customerId} and idempotency_key = ${request.idempotencyKey}`;
-          if (existing) {
-            if (existing.request_hash !== request.requestHash) {
-              throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
-            }
-            return { id: existing.id, pending: [] as OutboxRow[] };
-          }
-          await tx`
-            insert into purchases (id, event_id, customer_id, state, snapshot, version, amount_minor, currency, idempotency_key, request_hash)
-            values (${request.purchaseId}, ${request.eventId}, ${request.customerId}, ${first.to}, ${tx.json(first.snapshot as never)}, 1,
-                    ${request.amountMinor}, ${request.currency}, ${request.idempotencyKey}, ${request.requestHash})`;
-          const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
-          return { id: request.purchaseId, pending };
-        });
-        if (result.id === request.purchaseId) noteTransition(request.purchaseId, first, 'purchase.created');
-        return result;
-      });
-      await drain(created.id, created.pending);
-      return { ...(await this.view(created.id)), existing: created.id !== request.purchaseId };
+    async start(request: StartRequest, guard?: StartGuard): Promise<PurchaseView & { existing: boolean }> {
+      try {
+        return await startOnce(request, guard);
+      } catch (err) {
+        // Two requests with one new key raced: the loser answers with the winner's purchase.
+        if ((err as { constraint_name?: string }).constraint_name === 'purchases_idempotency_key') return startOnce(request, guard);
+        throw err;
+      }
     },
 
     /** Delivers one event (from a webhook, a timer, the buyer) and runs what follows from it. */
     async deliver(purchaseId: string, event: PurchaseEvent): Promise<PurchaseView & { changed: boolean }> {
       const result = await apply(purchaseId, event);
       await drain(purchaseId, result.pending);
-      return { ...(await this.view(purchaseId)), changed: result.changed };
+      return { ...(await view(purchaseId)), changed: result.changed };
     },
 
-    async view(purchaseId: string): Promise<PurchaseView> {
-      const [row] = await sql<{ state: PurchaseState; version: number; hold_deadline: Date | null }[]>`
-        select state, version, hold_deadline from purchases where id = ${purchaseId}`;
-      if (!row) throw new AppError('not_found', 'purchase not found');
-      return { id: purchaseId, state: row.state, version: row.version, holdDeadline: row.hold_deadline };
-    },
+    view,
 
     /** The outbox relay: re-runs effects that a crash (or a failure) left undone. */
     async relay(olderThanMs: number, limit = 100): Promise<number> {

@@ -7,6 +7,7 @@ import type { QueueSettings } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { createPaymentEventQueue, createSandboxPayments, sandboxRoutes, startPaymentEventWorker } from '../payments/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
+import { heldCounter, seatStateReader } from './availability.ts';
 import { createEffectRunner } from './effects.ts';
 import { createPurchaseHost } from './host.ts';
 import { rebuildAvailability, sellingEvents } from './reconcile.ts';
@@ -26,7 +27,11 @@ export interface PurchasesDeps {
   queues: QueueSettings;
 }
 
-/** How often (in sweeps) the counts of selling events are rebuilt from Postgres. */
+/**
+ * How often (in sweeps) selling events are reconciled with Postgres: whatever Redis lost (counts,
+ * seats, the fencing counter) is rebuilt; what it has is left alone, since overwriting a count
+ * while holds move could make it read high.
+ */
 const RECONCILE_EVERY_SWEEPS = 10;
 
 export function createPurchases({ config, sql, redis, log, queues }: PurchasesDeps) {
@@ -58,7 +63,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
     await host.relay(30_000);
     if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
-      for (const eventId of await sellingEvents(sql)) await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: sweeps === 1 });
+      for (const eventId of await sellingEvents(sql)) await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true });
     }
   }
 
@@ -71,6 +76,9 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     inventory,
     sandbox,
     sweep,
+    /** What the catalog shows as held (units per ticket type, seats per event). */
+    heldCount: heldCounter(sql),
+    seatStates: seatStateReader(sql),
     routes: [
       purchaseRoutes({ sql, host, provider: config.payments.provider, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
       sandboxRoutes(sandbox),

@@ -22,6 +22,18 @@ export async function issueTickets(sql: Sql, inventory: Inventory, params: Purch
   const [already] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
   if (already && already.n > 0) return { type: 'tickets.issued' };
 
+  // The fence: a hold record with another token means this caller is stale; seats now held by
+  // someone else mean the hold was released and resold. A hold that is simply gone (lost with
+  // Redis) may still issue: the counts were rebuilt with this purchase's units set aside, and the
+  // guard below has the last word.
+  const status = await inventory.holdStatus(eventId, purchaseId, holdToken);
+  if (status === 'stale') return { type: 'tickets.failed', reason: 'stale_hold' };
+  if (status === 'missing') {
+    const seatIds = items.flatMap((i) => i.seatIds ?? []);
+    const owners = await inventory.seatOwners(eventId, seatIds);
+    if (owners.some((o) => o !== null && o !== purchaseId && o !== `sold:${purchaseId}`)) return { type: 'tickets.failed', reason: 'hold_lost' };
+  }
+
   try {
     await sql.begin(async (tx) => {
       const sorted = [...items].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));

@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
 import type { Sql } from '../store/index.ts';
-import { priceOrder, purchaseRequestSchema, requestHash } from './checkout.ts';
+import { breakdown, checkoutGuard, priceOrder, purchaseRequestSchema, requestHash, type PriceBreakdown, type PurchaseRequest } from './checkout.ts';
 import type { PurchaseHost } from './host.ts';
 
 export interface PurchaseRouteDeps {
@@ -27,6 +27,23 @@ const purchaseSchema = z.object({
   currency: z.string(),
   holdExpiresAt: z.date().nullable(),
   payment: z.object({ provider: z.string(), paymentId: z.string() }).nullable(),
+  price: z.object({
+    lines: z.array(
+      z.object({
+        ticketTypeId: z.string(),
+        name: z.string(),
+        quantity: z.number(),
+        seatIds: z.array(z.string()).optional(),
+        unitPriceMinor: z.number(),
+        lineTotalMinor: z.number(),
+      }),
+    ),
+    subtotalMinor: z.number(),
+    discountMinor: z.number(),
+    promoCode: z.string().nullable(),
+    totalMinor: z.number(),
+    currency: z.string(),
+  }),
   failure: z.string().nullable(),
   createdAt: z.date(),
 });
@@ -42,6 +59,7 @@ interface PurchaseRow {
   amount_minor: number;
   currency: string;
   hold_deadline: Date | null;
+  pricing: PriceBreakdown;
   created_at: Date;
 }
 
@@ -50,7 +68,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
 
   async function load(id: string): Promise<PurchaseRow> {
     const [row] = await sql<PurchaseRow[]>`
-      select p.id, p.event_id, p.customer_id, e.organizer_id, p.state, p.snapshot, p.amount_minor, p.currency, p.hold_deadline, p.created_at
+      select p.id, p.event_id, p.customer_id, e.organizer_id, p.state, p.snapshot, p.amount_minor, p.currency, p.hold_deadline, p.pricing, p.created_at
       from purchases p join events e on e.id = p.event_id where p.id = ${id}`;
     if (!row) throw new AppError('not_found', 'purchase not found');
     return row;
@@ -76,6 +94,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       currency: row.currency,
       holdExpiresAt: row.hold_deadline,
       payment: context.paymentId ? { provider: deps.provider, paymentId: context.paymentId } : null,
+      price: row.pricing,
       failure: context.failure,
       createdAt: row.created_at,
     };
@@ -85,6 +104,25 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
     return sql<z.infer<typeof transitionSchema>[]>`
       select seq, from_state as "from", to_state as "to", event_type as event, at
       from purchase_transitions where purchase_id = ${id} order by seq`;
+  }
+
+  async function create(customerId: string, body: PurchaseRequest, idempotencyKey: string) {
+    const order = await priceOrder(sql, body);
+    return deps.host.start(
+      {
+        purchaseId: randomUUID(),
+        eventId: body.eventId,
+        customerId,
+        items: order.items,
+        amountMinor: order.amountMinor,
+        currency: order.currency,
+        idempotencyKey,
+        requestHash: requestHash(body),
+        promoCodeId: order.promo?.id ?? null,
+        pricing: breakdown(order),
+      },
+      checkoutGuard(customerId, body.eventId, order, deps.maxTicketsPerCustomerPerEvent),
+    );
   }
 
   return (api: App) => {
@@ -106,17 +144,14 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       },
       async (request, reply) => {
         const user = requireUser(request);
-        const order = await priceOrder(sql, user.userId, request.body, deps.maxTicketsPerCustomerPerEvent);
-        const view = await deps.host.start({
-          purchaseId: randomUUID(),
-          eventId: request.body.eventId,
-          customerId: user.userId,
-          items: order.items,
-          amountMinor: order.amountMinor,
-          currency: order.currency,
-          idempotencyKey: request.headers['idempotency-key'],
-          requestHash: requestHash(request.body),
-        });
+        const key = request.headers['idempotency-key'];
+        // A retried request answers from what it created, even if the sale has moved on since.
+        const [earlier] = await sql<{ id: string; request_hash: string }[]>`
+          select id, request_hash from purchases where customer_id = ${user.userId} and idempotency_key = ${key}`;
+        if (earlier && earlier.request_hash !== requestHash(request.body)) {
+          throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
+        }
+        const view = earlier ? { id: earlier.id, existing: true } : await create(user.userId, request.body, key);
         const row = await load(view.id);
         if (row.state === 'rejected') {
           const reason = row.snapshot.context.failure ?? 'unavailable';

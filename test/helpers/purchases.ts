@@ -1,0 +1,119 @@
+// Buyers, on-sale events and the promises of DESIGN.md, for the purchase tests.
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { replayPurchase, type PurchaseEvent, type PurchaseInput } from '../../machines/index.ts';
+import { createAccessTokens, TOKEN_AUDIENCE, TOKEN_ISSUER, type Role } from '../../server/identity/index.ts';
+import type { Sql } from '../../server/store/index.ts';
+import { testConfig } from './config.ts';
+import type { TestRedis } from './databases.ts';
+import { call } from './server.ts';
+
+export interface Person {
+  id: string;
+  token: string;
+}
+
+/**
+ * `count` accounts with signed access tokens, made straight in the database: the sign-up flow has
+ * its own tests, and a spike needs hundreds of buyers.
+ */
+export async function people(sql: Sql, count: number, role: Role = 'customer'): Promise<Person[]> {
+  const tag = randomUUID().slice(0, 8);
+  const rows = await sql<{ id: string }[]>`
+    insert into users (email, role, email_verified_at)
+    select ${`p-${tag}-`} || n || '@example.com', ${role}, now() from generate_series(1, ${count}) n
+    returning id`;
+  const tokens = createAccessTokens({ secret: testConfig().auth.jwtSecret, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, ttlSeconds: 3600 });
+  return Promise.all(rows.map(async (r) => ({ id: r.id, token: (await tokens.sign({ userId: r.id, sessionId: randomUUID(), role })).token })));
+}
+
+export interface Sale {
+  eventId: string;
+  ga: string;
+  seated: string;
+  seatIds: string[];
+}
+
+/** A published event on sale now: one general-admission type and one seated type. */
+export async function saleEvent(sql: Sql, organizerId: string, options: { capacity: number; seats?: number; perOrderMax?: number }): Promise<Sale> {
+  const [event] = await sql<{ id: string }[]>`
+    insert into events (organizer_id, slug, title, timezone, starts_at, ends_at, sales_start_at, sales_end_at, status, published_at)
+    values (${organizerId}, ${`sale-${randomUUID().slice(0, 8)}`}, 'On-sale', 'UTC', now() + interval '10 days', now() + interval '11 days',
+            now() - interval '1 hour', now() + interval '9 days', 'published', now())
+    returning id`;
+  const eventId = event!.id;
+  const perOrderMax = options.perOrderMax ?? 10;
+  const [ga] = await sql<{ id: string }[]>`
+    insert into ticket_types (event_id, name, kind, price_minor, currency, capacity, per_order_max)
+    values (${eventId}, 'Standing', 'general', 2500, 'EUR', ${options.capacity}, ${perOrderMax}) returning id`;
+  const seats = options.seats ?? 0;
+  const [seated] = await sql<{ id: string }[]>`
+    insert into ticket_types (event_id, name, kind, price_minor, currency, capacity, per_order_max)
+    values (${eventId}, 'Seated', 'seated', 4000, 'EUR', ${seats}, ${perOrderMax}) returning id`;
+  const seatRows = seats
+    ? await sql<{ id: string }[]>`
+        insert into seats (event_id, ticket_type_id, section, row_label, seat_number)
+        select ${eventId}, ${seated!.id}, 'Stalls', 'R' || ((n - 1) / 20 + 1), ((n - 1) % 20 + 1)::text from generate_series(1, ${seats}) n
+        returning id::text`
+    : [];
+  return { eventId, ga: ga!.id, seated: seated!.id, seatIds: seatRows.map((r) => r.id) };
+}
+
+/** POST /purchases with a fresh Idempotency-Key unless one is given. */
+export function buy(api: string, buyer: Person, body: Record<string, unknown>, key: string = randomUUID()) {
+  return call<Record<string, unknown> & { id: string; state: string }>(`${api}/purchases`, {
+    token: buyer.token,
+    body,
+    headers: { 'idempotency-key': key },
+  });
+}
+
+/** Polls a purchase until it reaches one of `states` (the payment road is asynchronous). */
+export async function settled(sql: Sql, purchaseId: string, states: readonly string[], timeoutMs = 15_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await sql<{ state: string }[]>`select state from purchases where id = ${purchaseId}`;
+    if (row && states.includes(row.state)) return row.state;
+    if (Date.now() > until) throw new Error(`purchase ${purchaseId} is ${row?.state ?? 'missing'}, not ${states.join('/')}, after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * The promises of DESIGN.md for everything one event's purchases did: sold <= capacity and equal
+ * to the tickets issued; no seat sold twice; every log folds to its purchase's state; paid means
+ * tickets or a refund; a settled purchase holds nothing in Redis; a purchase got all its seats or
+ * none.
+ */
+export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string): Promise<void> {
+  const types = await sql<{ id: string; sold: number; capacity: number; tickets: number }[]>`
+    select t.id, t.sold, t.capacity, (select count(*)::int from tickets k where k.ticket_type_id = t.id and k.status = 'valid') as tickets
+    from ticket_types t where t.event_id = ${eventId}`;
+  for (const t of types) {
+    expect(t.sold).toBeLessThanOrEqual(t.capacity);
+    expect(t.tickets).toBe(t.sold);
+  }
+  const [twice] = await sql<{ n: number }[]>`
+    select count(*)::int as n from (select seat_id from tickets where event_id = ${eventId} and seat_id is not null and status = 'valid'
+                                    group by seat_id having count(*) > 1) d`;
+  expect(twice!.n).toBe(0);
+
+  const purchases = await sql<{ id: string; state: string; snapshot: { context: PurchaseInput } }[]>`
+    select id, state, snapshot from purchases where event_id = ${eventId}`;
+  for (const p of purchases) {
+    const log = await sql<{ seq: number; payload: PurchaseEvent; to_state: string }[]>`
+      select seq, payload, to_state from purchase_transitions where purchase_id = ${p.id} order by seq`;
+    expect(log.map((r) => r.seq)).toEqual(log.map((_, i) => i + 1));
+    const events = log.slice(1).map((r) => r.payload);
+    expect(replayPurchase(p.snapshot.context, events).value, `purchase ${p.id}`).toBe(p.state);
+    expect(log.at(-1)!.to_state).toBe(p.state);
+    const paid = events.some((e) => e.type === 'payment.succeeded');
+    if (paid) expect(['confirmed', 'refunded', 'refunding', 'confirming']).toContain(p.state);
+    const [issued] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${p.id}`;
+    const wanted = p.snapshot.context.items.reduce((sum, i) => sum + i.quantity, 0);
+    expect(issued!.n, `tickets of ${p.state} purchase ${p.id}`).toBe(p.state === 'confirmed' ? wanted : 0);
+    if (['expired', 'cancelled', 'rejected', 'payment_failed', 'refunded', 'confirmed'].includes(p.state)) {
+      expect(await redis.client.exists(`${redis.prefix}:{ev:${eventId}}:hold:${p.id}`), `hold of ${p.state} purchase ${p.id}`).toBe(0);
+    }
+  }
+}
