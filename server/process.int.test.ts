@@ -1,45 +1,10 @@
 // The real entry points as separate processes: main.ts serves and exits 0 on SIGTERM, refuses
 // bad or unsafe config with one message naming every variable; the migrate CLI goes up, reports
 // status and goes down.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './local/system.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../test/helpers/databases.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface Spawned {
-  exit: Promise<number | null>;
-  output: () => string;
-  kill: (signal: NodeJS.Signals) => void;
-}
-
-function spawnScript(script: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { exit, output: () => output, kill: (signal) => child.kill(signal) };
-}
-
-async function waitReady(url: string, exited: () => boolean): Promise<number> {
-  for (let attempt = 0; attempt < 300 && !exited(); attempt++) {
-    try {
-      const res = await fetch(url);
-      if (res.status === 200) return 200;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return 0;
-}
+import { spawnScript, waitReady } from '../test/helpers/processes.ts';
 
 describe('process entry points', () => {
   let db: TestDatabase;

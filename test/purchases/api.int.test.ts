@@ -27,11 +27,10 @@ describe('purchases API', () => {
   beforeAll(async () => {
     [db, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
     [a, b] = await Promise.all([startTestServer(db, redis, SPIKE_ENV), startTestServer(db, redis, SPIKE_ENV)]);
-    [[organizer], [admin], buyers] = await Promise.all([people(db.sql, 1, 'organizer'), people(db.sql, 1, 'admin'), people(db.sql, 250)]) as [
-      Person[],
-      Person[],
-      Person[],
-    ];
+    const [organizers, admins, customers] = await Promise.all([people(db.sql, 1, 'organizer'), people(db.sql, 1, 'admin'), people(db.sql, 250)]);
+    organizer = organizers[0]!;
+    admin = admins[0]!;
+    buyers = customers;
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
@@ -43,7 +42,7 @@ describe('purchases API', () => {
   const nobodyHolds = async (eventId: string) => (await redis.client.keys(`${redis.prefix}:{ev:${eventId}}:hold:*`)).length;
 
   it('holds, pays through the sandbox and issues tickets; the same key answers the same purchase', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 10 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 10 });
     const buyer = buyers[0]!;
     const key = randomUUID();
     const body = { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 2 }] };
@@ -98,11 +97,11 @@ describe('purchases API', () => {
   });
 
   it('shows the transition log to the buyer, the organizer and admins only', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 5 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 5 });
     const buyer = buyers[2]!;
     const created = await buy(a.api, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 1 }] });
     const url = `${b.api}/purchases/${created.body.id}/transitions`;
-    for (const who of [buyer, organizer!, admin!]) {
+    for (const who of [buyer, organizer, admin]) {
       const res = await call<{ items: { seq: number; to: string }[] }>(url, { token: who.token });
       expect(res.status).toBe(200);
       expect(res.body.items.map((i) => i.to)).toEqual(['reserving', 'held', 'paying']);
@@ -112,7 +111,7 @@ describe('purchases API', () => {
     expect((await call(url, { token: otherOrganizer!.token })).status).toBe(404);
     expect((await call(url)).status).toBe(401);
     // Only the buyer cancels, and cancelling gives the hold back at once.
-    expect((await call(`${a.api}/purchases/${created.body.id}/cancel`, { token: organizer!.token, body: {} })).status).toBe(404);
+    expect((await call(`${a.api}/purchases/${created.body.id}/cancel`, { token: organizer.token, body: {} })).status).toBe(404);
     const cancelled = await call(`${a.api}/purchases/${created.body.id}/cancel`, { token: buyer.token, body: {} });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ state: 'cancelled' });
@@ -121,8 +120,27 @@ describe('purchases API', () => {
     await assertPromises(db.sql, redis, sale.eventId);
   });
 
+  it('the public catalog shows what purchases hold and sold', async () => {
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 6, seats: 3 });
+    const held = await buy(a.api, buyers[70]!, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 2 }] });
+    const seated = await buy(b.api, buyers[71]!, { eventId: sale.eventId, items: [{ ticketTypeId: sale.seated, seatIds: sale.seatIds.slice(0, 2) }] });
+    await call(`${a.api}/sandbox/payments/${(seated.body['payment'] as { paymentId: string }).paymentId}/succeed`, { token: buyers[71]!.token, body: {} });
+    await settled(db.sql, seated.body.id, ['confirmed']);
+    const detail = await call<{ ticketTypes: { id: string; available: number }[] }>(`${a.api}/events/${sale.eventId}`);
+    expect(detail.status).toBe(200);
+    expect(Object.fromEntries(detail.body.ticketTypes.map((t) => [t.id, t.available]))).toEqual({ [sale.ga]: 4, [sale.seated]: 1 });
+    const map = await call<{ counts: Record<string, number> }>(`${b.api}/events/${sale.eventId}/seat-map`);
+    expect(map.body.counts).toEqual({ free: 1, held: 0, sold: 2, blocked: 0 });
+    const another = await buy(a.api, buyers[72]!, { eventId: sale.eventId, items: [{ ticketTypeId: sale.seated, seatIds: [sale.seatIds[2]!] }] });
+    expect(another.status).toBe(201);
+    const after = await call<{ counts: Record<string, number> }>(`${b.api}/events/${sale.eventId}/seat-map`);
+    expect(after.body.counts).toEqual({ free: 0, held: 1, sold: 2, blocked: 0 });
+    expect(held.status).toBe(201);
+    await assertPromises(db.sql, redis, sale.eventId);
+  });
+
   it('a declined sandbox payment ends in payment_failed and gives the tickets back', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 3 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 3 });
     const buyer = buyers[4]!;
     const created = await buy(b.api, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 3 }] });
     expect(await available(sale, sale.ga)).toBe(0);
@@ -134,14 +152,14 @@ describe('purchases API', () => {
   });
 
   it('refuses bad input with a 4xx and the stable error body, and holds nothing', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 10, seats: 4, perOrderMax: 4 });
-    const other = await saleEvent(db.sql, organizer!.id, { capacity: 10, seats: 2 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 10, seats: 4, perOrderMax: 4 });
+    const other = await saleEvent(db.sql, organizer.id, { capacity: 10, seats: 2 });
     const [closedType] = await db.sql<{ id: string }[]>`
       insert into ticket_types (event_id, name, kind, price_minor, currency, capacity, status)
       values (${sale.eventId}, 'Closed', 'general', 100, 'EUR', 5, 'closed') returning id`;
     const [notYet] = await db.sql<{ id: string }[]>`
       insert into events (organizer_id, slug, title, timezone, starts_at, ends_at, sales_start_at, sales_end_at, status, published_at)
-      values (${organizer!.id}, ${`later-${randomUUID().slice(0, 6)}`}, 'Later', 'UTC', now() + interval '20 days', now() + interval '21 days',
+      values (${organizer.id}, ${`later-${randomUUID().slice(0, 6)}`}, 'Later', 'UTC', now() + interval '20 days', now() + interval '21 days',
               now() + interval '1 day', now() + interval '19 days', 'published', now()) returning id`;
     const [laterType] = await db.sql<{ id: string }[]>`
       insert into ticket_types (event_id, name, kind, price_minor, currency, capacity) values (${notYet!.id}, 'GA', 'general', 100, 'EUR', 5) returning id`;
@@ -178,7 +196,8 @@ describe('purchases API', () => {
     for (const [name, body, status, reason] of cases) {
       const res = await buy(a.api, buyer, body);
       expect(res.status, `${name}: ${JSON.stringify(res.body)}`).toBe(status);
-      expect(res.body, name).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+      const error = (res.body as unknown as { error: { code: unknown; message: unknown } }).error;
+      expect([typeof error.code, typeof error.message], name).toEqual(['string', 'string']);
       if (reason) expect(res.body, name).toMatchObject({ error: { details: { reason } } });
     }
     const missingKey = await call(`${a.api}/purchases`, { token: buyer.token, body: ga(1) });
@@ -208,7 +227,7 @@ describe('purchases API', () => {
   });
 
   it('enforces the per-customer limit under concurrency, and a sold-out hold is a 409', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 100 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 100 });
     const buyer = buyers[6]!;
     // The default limit is 20 per customer per event: 12 racing orders of 2 let exactly 10 through.
     const results = await Promise.all(
@@ -219,7 +238,7 @@ describe('purchases API', () => {
     expect(refused.map((r) => r.status)).toEqual([409, 409]);
     expect(refused[0]!.body).toMatchObject({ error: { details: { reason: 'customer_limit' } } });
 
-    const small = await saleEvent(db.sql, organizer!.id, { capacity: 1 });
+    const small = await saleEvent(db.sql, organizer.id, { capacity: 1 });
     expect((await buy(a.api, buyers[7]!, { eventId: small.eventId, items: [{ ticketTypeId: small.ga, quantity: 1 }] })).status).toBe(201);
     const late = await buy(b.api, buyers[8]!, { eventId: small.eventId, items: [{ ticketTypeId: small.ga, quantity: 1 }] });
     expect(late.status).toBe(409);
@@ -232,7 +251,7 @@ describe('purchases API', () => {
   });
 
   it('a promo code with max uses lets exactly that many through under concurrency, and gets uses back', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 100 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 100 });
     await db.sql`insert into promo_codes (event_id, code, discount_kind, percent_off, max_uses) values (${sale.eventId}, 'EARLY', 'percent', 20, 5)`;
     const racers = buyers.slice(10, 50);
     const results = await Promise.all(
@@ -262,7 +281,7 @@ describe('purchases API', () => {
   });
 
   it('1,000 concurrent hold requests for 100 tickets over two instances: exactly 100 held, then exactly 100 sold', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 100 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 100 });
     const requests = Array.from({ length: 1000 }, (_, i) => ({ buyer: buyers[i % 200]!, api: i % 2 ? a.api : b.api }));
     const results = await Promise.all(
       requests.map(({ buyer, api }) => buy(api, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 1 }] })),
@@ -289,7 +308,7 @@ describe('purchases API', () => {
   });
 
   it('300 concurrent requests for overlapping seats: each gets all its seats or none, no seat twice', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 0, seats: 60, perOrderMax: 4 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 0, seats: 60, perOrderMax: 4 });
     // Request i wants 2-4 neighbouring seats starting somewhere in the row block: heavy overlap.
     const wants = Array.from({ length: 300 }, (_, i) => {
       const size = 2 + (i % 3);
@@ -321,7 +340,7 @@ describe('purchases API', () => {
   });
 
   it('a Redis flush mid-sale oversells nothing: counts and seats are rebuilt from Postgres', async () => {
-    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 10, seats: 4 });
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 10, seats: 4 });
     const early = await Promise.all(
       buyers.slice(100, 104).map((buyer) => buy(a.api, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 2 }] })),
     );
