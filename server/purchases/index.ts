@@ -80,7 +80,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     heldCount: heldCounter(sql),
     seatStates: seatStateReader(sql),
     routes: [
-      purchaseRoutes({ sql, host, provider: config.payments.provider, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
+      purchaseRoutes({ sql, host, inventory, provider: config.payments.provider, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
       sandboxRoutes(sandbox),
     ] as ((api: App) => void)[],
     /** Workers and the sweep: every node runs them. */

@@ -7,6 +7,7 @@ import type { PersistedPurchase, PurchaseState } from '../../machines/index.ts';
 import { AppError } from '../errors.ts';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
+import type { Inventory } from '../inventory/index.ts';
 import type { Sql } from '../store/index.ts';
 import { breakdown, checkoutGuard, priceOrder, purchaseRequestSchema, requestHash, type PriceBreakdown, type PurchaseRequest } from './checkout.ts';
 import type { PurchaseHost } from './host.ts';
@@ -14,6 +15,7 @@ import type { PurchaseHost } from './host.ts';
 export interface PurchaseRouteDeps {
   sql: Sql;
   host: PurchaseHost;
+  inventory: Inventory;
   provider: string;
   maxTicketsPerCustomerPerEvent: number;
 }
@@ -106,8 +108,26 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       from purchase_transitions where purchase_id = ${id} order by seq`;
   }
 
+  /**
+   * The spike's fast "no": when Redis already says a ticket type is short or a seat is taken, answer
+   * 409 without writing a purchase. Only a refusal is decided here; a "yes" is the hold script's.
+   */
+  async function refuseEarly(eventId: string, items: readonly { ticketTypeId: string; quantity: number; seatIds?: string[] }[]) {
+    const counts = await deps.inventory.available(eventId, items.map((i) => i.ticketTypeId));
+    const short = items.find((i) => {
+      const left = counts[i.ticketTypeId];
+      return left !== null && left !== undefined && left < i.quantity;
+    });
+    if (short) throw new AppError('conflict', 'not enough tickets left', { reason: 'sold_out', ticketTypeId: short.ticketTypeId });
+    const seatIds = items.flatMap((i) => i.seatIds ?? []);
+    const owners = await deps.inventory.seatOwners(eventId, seatIds);
+    const taken = owners.findIndex((o) => o !== null);
+    if (taken >= 0) throw new AppError('conflict', 'a seat you asked for is taken', { reason: 'seat_taken', seatId: seatIds[taken] });
+  }
+
   async function create(customerId: string, body: PurchaseRequest, idempotencyKey: string) {
     const order = await priceOrder(sql, body);
+    await refuseEarly(body.eventId, order.items);
     return deps.host.start(
       {
         purchaseId: randomUUID(),
