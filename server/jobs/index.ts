@@ -1,1 +1,1 @@
-export { producerOptions, queuePrefix, workerConnection, workerOptions, type QueueSettings } from './queues.ts';
+export { producerOptions, queuePrefix, startWorker, workerConnection, workerOptions, type QueueSettings, type RunningWorker } from './queues.ts';

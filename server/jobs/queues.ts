@@ -1,6 +1,7 @@
 // BullMQ plumbing shared by every queue: one naming scheme for keys, and the connection rules
 // (workers block, so they get their own connection that retries forever; producers fail fast).
-import type { QueueOptions, WorkerOptions } from 'bullmq';
+import { Worker, type Job, type QueueOptions, type WorkerOptions } from 'bullmq';
+import type { Logger } from '../observability/index.ts';
 import { createRedis, type Redis } from '../store/index.ts';
 
 export interface QueueSettings {
@@ -23,4 +24,31 @@ export function workerConnection(settings: QueueSettings, name: string): Redis {
 
 export function workerOptions(settings: QueueSettings, connection: Redis, concurrency: number): WorkerOptions {
   return { connection: connection, prefix: queuePrefix(settings), concurrency, autorun: true };
+}
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/**
+ * A worker on its own blocking connection, logging failed jobs (with attempts) and connection
+ * errors under `label`; `close` waits for jobs in flight, then drops the connection.
+ */
+export function startWorker<T>(
+  settings: QueueSettings,
+  queue: string,
+  process: (job: Job<T>) => Promise<unknown>,
+  options: { concurrency: number; log: Logger; label: string; onClose?: () => Promise<void> },
+): RunningWorker {
+  const connection = workerConnection(settings, queue);
+  const worker = new Worker<T>(queue, async (job) => void (await process(job)), workerOptions(settings, connection, options.concurrency));
+  worker.on('failed', (job, err) => options.log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, `${options.label} failed`));
+  worker.on('error', (err) => options.log.warn({ err }, `${options.label} worker error`));
+  return {
+    async close() {
+      await worker.close();
+      await options.onClose?.();
+      connection.disconnect();
+    },
+  };
 }

@@ -1,8 +1,8 @@
 // Email goes through a BullMQ queue: the request only enqueues (fast, survives an SMTP outage),
 // a worker on any node delivers with retries and backoff.
 import { randomUUID } from 'node:crypto';
-import { Queue, Worker } from 'bullmq';
-import { producerOptions, workerConnection, workerOptions, type QueueSettings } from '../jobs/index.ts';
+import { Queue } from 'bullmq';
+import { producerOptions, startWorker, type QueueSettings, type RunningWorker } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Redis } from '../store/index.ts';
 import type { Mailer, MailMessage } from './mailer.ts';
@@ -32,22 +32,11 @@ export function createMailQueue(settings: QueueSettings, connection: Redis): Mai
   };
 }
 
-export function startMailWorker(settings: QueueSettings, mailer: Mailer, log: Logger): { close(): Promise<void> } {
-  const connection = workerConnection(settings, MAIL_QUEUE);
-  const worker = new Worker<MailMessage>(
-    MAIL_QUEUE,
-    async (job) => {
-      await mailer.deliver(job.id ?? randomUUID(), job.data);
-    },
-    workerOptions(settings, connection, 4),
-  );
-  worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'mail delivery failed'));
-  worker.on('error', (err) => log.warn({ err }, 'mail worker error'));
-  return {
-    async close() {
-      await worker.close();
-      await mailer.close?.();
-      connection.disconnect();
-    },
-  };
+export function startMailWorker(settings: QueueSettings, mailer: Mailer, log: Logger): RunningWorker {
+  return startWorker<MailMessage>(settings, MAIL_QUEUE, (job) => mailer.deliver(job.id ?? randomUUID(), job.data), {
+    concurrency: 4,
+    log,
+    label: 'mail delivery',
+    onClose: async () => void (await mailer.close?.()),
+  });
 }

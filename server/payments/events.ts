@@ -1,10 +1,10 @@
 // Payment outcomes travel one road, whichever provider reports them: a BullMQ queue keyed by the
 // provider's event id (a duplicate report is the same job), processed with retries by any node,
 // which delivers the event to the purchase actor.
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { z } from 'zod';
 import type { PurchaseEvent } from '../../machines/index.ts';
-import { producerOptions, workerConnection, workerOptions, type QueueSettings } from '../jobs/index.ts';
+import { producerOptions, startWorker, type QueueSettings, type RunningWorker } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Redis } from '../store/index.ts';
 
@@ -55,21 +55,10 @@ export function startPaymentEventWorker(
   settings: QueueSettings,
   deliver: (purchaseId: string, event: PurchaseEvent) => Promise<unknown>,
   log: Logger,
-): { close(): Promise<void> } {
-  const connection = workerConnection(settings, PAYMENT_EVENTS_QUEUE);
-  const worker = new Worker<ProviderEvent>(
-    PAYMENT_EVENTS_QUEUE,
-    async (job) => {
-      await deliver(job.data.purchaseId, toPurchaseEvent(job.data));
-    },
-    workerOptions(settings, connection, 8),
-  );
-  worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'payment event processing failed'));
-  worker.on('error', (err) => log.warn({ err }, 'payment event worker error'));
-  return {
-    async close() {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
+): RunningWorker {
+  return startWorker<ProviderEvent>(settings, PAYMENT_EVENTS_QUEUE, (job) => deliver(job.data.purchaseId, toPurchaseEvent(job.data)), {
+    concurrency: 8,
+    log,
+    label: 'payment event processing',
+  });
 }

@@ -2,8 +2,8 @@
 // `hold.expired` (the machine's guard checks the deadline, so an early or late job is harmless),
 // and a periodic sweep over Postgres expires whatever a lost job missed, re-runs stuck outbox
 // effects and rebuilds counts. Every node runs both; running twice changes nothing.
-import { Queue, Worker } from 'bullmq';
-import { producerOptions, workerConnection, workerOptions, type QueueSettings } from '../jobs/index.ts';
+import { Queue } from 'bullmq';
+import { producerOptions, startWorker, type QueueSettings, type RunningWorker } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
 
@@ -40,23 +40,13 @@ export function startHoldTimerWorker(
   settings: QueueSettings,
   expire: (purchaseId: string, now: number) => Promise<unknown>,
   log: Logger,
-): { close(): Promise<void> } {
-  const connection = workerConnection(settings, HOLD_TIMER_QUEUE);
-  const worker = new Worker<{ purchaseId: string; deadline: number }>(
+): RunningWorker {
+  return startWorker<{ purchaseId: string; deadline: number }>(
+    settings,
     HOLD_TIMER_QUEUE,
-    async (job) => {
-      await expire(job.data.purchaseId, Math.max(Date.now(), job.data.deadline));
-    },
-    workerOptions(settings, connection, 16),
+    (job) => expire(job.data.purchaseId, Math.max(Date.now(), job.data.deadline)),
+    { concurrency: 16, log, label: 'hold timer' },
   );
-  worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'hold timer failed'));
-  worker.on('error', (err) => log.warn({ err }, 'hold timer worker error'));
-  return {
-    async close() {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
 }
 
 /** Purchases whose hold deadline passed (by `slackMs`) while they still hold. */
