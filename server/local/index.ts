@@ -28,7 +28,8 @@ export interface LocalStack {
 }
 
 /** Fixed ports for development (stable URLs to paste into psql); any free port for tests. */
-const DEV_PORTS = { postgres: 54320, redis: 63790 };
+// Below Linux's ephemeral range (32768-60999), so an outgoing connection never squats on them.
+const DEV_PORTS = { postgres: 15432, redis: 16379 };
 
 /** Stops and deletes what test runs that died left behind (their owner process is gone). */
 async function sweepStaleTestRuns(testRoot: string): Promise<void> {
@@ -55,7 +56,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const testRoot = join(LOCAL_DATA_DIR, 'test');
   if (!dev) await sweepStaleTestRuns(testRoot);
   const root = dev ? join(LOCAL_DATA_DIR, 'dev') : join(testRoot, `run-${process.pid}`);
-  const [postgres, redis] = await Promise.all([
+  const started = await Promise.allSettled([
     options.postgres
       ? startLocalPostgres({
           dataDir: join(root, 'postgres'),
@@ -75,6 +76,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         })
       : null,
   ]);
+  const [postgres, redis] = started.map((s) => (s.status === 'fulfilled' ? s.value : null)) as [LocalPostgres | null, LocalRedis | null];
+  const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) {
+    // Leave nothing running behind a failed start.
+    await Promise.allSettled([postgres?.stop(), redis?.stop()]);
+    throw failure.reason;
+  }
   return {
     postgres,
     redis,
