@@ -60,6 +60,16 @@ export const envSchema = z.object({
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInt.default(600),
 
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like sk_test_... or sk_live_...').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, 'must look like whsec_...').optional(),
+  /** Only to point the SDK at a local stand-in (tests, demos); unset means Stripe itself. */
+  STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PAYSTACK_SECRET_KEY: z.string().regex(/^sk_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like sk_test_... or sk_live_...').optional(),
+  PAYSTACK_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.paystack.co'),
+  /** Where Paystack sends the buyer after paying (your buyer page). */
+  PAYSTACK_CALLBACK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** A payment still pending after this long is looked up at the provider (a webhook may be lost). */
+  PAYMENT_RECONCILE_AFTER_SECONDS: positiveInt.min(1).max(24 * 3600).default(120),
 
   HOLD_TTL_SECONDS: positiveInt.min(1).max(3600).default(600),
   HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
@@ -100,7 +110,12 @@ export interface Config {
     readonly purchasesPerUserPerMinute: number;
     readonly webhooksPerMinute: number;
   };
-  readonly payments: { readonly provider: Env['PAYMENT_PROVIDER'] };
+  readonly payments: {
+    readonly provider: Env['PAYMENT_PROVIDER'];
+    readonly stripe: { readonly secretKey: string; readonly webhookSecret: string; readonly apiUrl: string | null } | null;
+    readonly paystack: { readonly secretKey: string; readonly apiUrl: string; readonly callbackUrl: string | null } | null;
+    readonly reconcileAfterMs: number;
+  };
   readonly purchases: {
     readonly holdTtlMs: number;
     readonly holdGraceMs: number;
@@ -153,6 +168,9 @@ function productionProblems(raw: RawEnv): ConfigProblem[] {
   if ((raw['PAYMENT_PROVIDER'] ?? 'sandbox') === 'sandbox') {
     problems.push({ variable: 'PAYMENT_PROVIDER', message: 'the sandbox provider is refused in production' });
   }
+  for (const variable of ['STRIPE_API_URL', 'PAYSTACK_API_URL']) {
+    if (raw[variable]?.startsWith('http:')) problems.push({ variable, message: 'must be https in production' });
+  }
   return problems;
 }
 
@@ -167,6 +185,14 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       }));
   if (raw['NODE_ENV'] === 'production') problems.push(...productionProblems(raw));
   if (raw['MAILER'] === 'smtp' && !raw['SMTP_URL']) problems.push({ variable: 'SMTP_URL', message: 'required when MAILER=smtp' });
+  if (raw['PAYMENT_PROVIDER'] === 'stripe') {
+    for (const variable of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']) {
+      if (!raw[variable]) problems.push({ variable, message: 'required when PAYMENT_PROVIDER=stripe' });
+    }
+  }
+  if (raw['PAYMENT_PROVIDER'] === 'paystack' && !raw['PAYSTACK_SECRET_KEY']) {
+    problems.push({ variable: 'PAYSTACK_SECRET_KEY', message: 'required when PAYMENT_PROVIDER=paystack' });
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const e = parsed.data;
@@ -202,7 +228,17 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       purchasesPerUserPerMinute: e.RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE,
       webhooksPerMinute: e.RATE_LIMIT_WEBHOOKS_PER_MINUTE,
     },
-    payments: { provider: e.PAYMENT_PROVIDER },
+    payments: {
+      provider: e.PAYMENT_PROVIDER,
+      stripe:
+        e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET
+          ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL ?? null }
+          : null,
+      paystack: e.PAYSTACK_SECRET_KEY
+        ? { secretKey: e.PAYSTACK_SECRET_KEY, apiUrl: e.PAYSTACK_API_URL, callbackUrl: e.PAYSTACK_CALLBACK_URL ?? null }
+        : null,
+      reconcileAfterMs: e.PAYMENT_RECONCILE_AFTER_SECONDS * 1000,
+    },
     purchases: {
       holdTtlMs: e.HOLD_TTL_SECONDS * 1000,
       holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,

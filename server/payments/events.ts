@@ -1,48 +1,34 @@
-// Payment outcomes travel one road, whichever provider reports them: a BullMQ queue keyed by the
-// provider's event id (a duplicate report is the same job), processed with retries by any node,
-// which delivers the event to the purchase actor.
+// Payment outcomes travel one road, whichever provider reports them: stored in webhook_events,
+// then a BullMQ job keyed by provider and event id (a duplicate is the same job), processed with
+// retries and backoff by any node, which checks it and delivers it to the purchase actor.
 import { Queue } from 'bullmq';
-import { z } from 'zod';
-import type { PurchaseEvent } from '../../machines/index.ts';
 import { producerOptions, startWorker, type QueueSettings, type RunningWorker } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Redis } from '../store/index.ts';
+import type { ProviderName } from './providers/provider.ts';
 
 export const PAYMENT_EVENTS_QUEUE = 'payment-events';
 
-export const providerEventSchema = z.object({
-  /** The provider's own event id: the deduplication key. */
-  id: z.string().min(1).max(200),
-  provider: z.enum(['sandbox', 'stripe', 'paystack']),
-  purchaseId: z.guid(),
-  paymentId: z.string().min(1).max(200),
-  outcome: z.enum(['succeeded', 'failed']),
-  reason: z.string().max(200).optional(),
-});
-export type ProviderEvent = z.infer<typeof providerEventSchema>;
-
-export function toPurchaseEvent(event: ProviderEvent): PurchaseEvent {
-  return event.outcome === 'succeeded'
-    ? { type: 'payment.succeeded', paymentId: event.paymentId }
-    : { type: 'payment.failed', paymentId: event.paymentId, reason: event.reason ?? 'declined' };
+export interface StoredEventRef {
+  provider: ProviderName;
+  eventId: string;
 }
 
-const jobId = (event: ProviderEvent) => `${event.provider}-${event.id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+const jobId = (ref: StoredEventRef) => `${ref.provider}-${ref.eventId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 export interface PaymentEventQueue {
-  publish(event: ProviderEvent): Promise<void>;
+  publish(ref: StoredEventRef): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createPaymentEventQueue(settings: QueueSettings, connection: Redis): PaymentEventQueue {
-  const queue = new Queue<ProviderEvent>(PAYMENT_EVENTS_QUEUE, producerOptions(settings, connection));
+  const queue = new Queue<StoredEventRef>(PAYMENT_EVENTS_QUEUE, producerOptions(settings, connection));
   return {
-    async publish(event) {
-      await queue.add('outcome', providerEventSchema.parse(event), {
-        jobId: jobId(event),
+    async publish(ref) {
+      await queue.add('outcome', ref, {
+        jobId: jobId(ref),
         attempts: 10,
         backoff: { type: 'exponential', delay: 500 },
-        // Kept a week, so the same provider event arriving again is recognised and dropped.
         removeOnComplete: { age: 7 * 24 * 3600 },
         removeOnFail: { age: 30 * 24 * 3600 },
       });
@@ -53,10 +39,10 @@ export function createPaymentEventQueue(settings: QueueSettings, connection: Red
 
 export function startPaymentEventWorker(
   settings: QueueSettings,
-  deliver: (purchaseId: string, event: PurchaseEvent) => Promise<unknown>,
+  process: (ref: StoredEventRef) => Promise<unknown>,
   log: Logger,
 ): RunningWorker {
-  return startWorker<ProviderEvent>(settings, PAYMENT_EVENTS_QUEUE, (job) => deliver(job.data.purchaseId, toPurchaseEvent(job.data)), {
+  return startWorker<StoredEventRef>(settings, PAYMENT_EVENTS_QUEUE, (job) => process(job.data), {
     concurrency: 8,
     log,
     label: 'payment event processing',

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
-import type { SandboxPayments } from './sandbox.ts';
+import type { SandboxPayments } from './providers/sandbox.ts';
 
 const paymentSchema = z.object({
   id: z.string(),

@@ -61,9 +61,11 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
         const { paymentId } = await deps.payments.start({ ...effect.params, idempotencyKey: step });
         return { type: 'payment.started', paymentId };
       }
-      case 'cancelPayment':
-        await deps.payments.cancel({ ...effect.params, idempotencyKey: step });
-        return null;
+      case 'cancelPayment': {
+        // Too late to stop: the money arrived. The machine decides what that means now.
+        const result = await deps.payments.cancel({ ...effect.params, idempotencyKey: step });
+        return result === 'succeeded' ? { type: 'payment.succeeded', paymentId: effect.params.paymentId } : null;
+      }
       case 'issueTickets':
         return issueTickets(deps.sql, deps.inventory, effect.params);
       case 'refund':

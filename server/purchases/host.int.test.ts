@@ -28,7 +28,7 @@ class RecordingPayments implements PaymentPort {
   }
   cancel(request: { paymentId: string; idempotencyKey: string }) {
     this.calls.push({ kind: 'cancel', idempotencyKey: request.idempotencyKey, paymentId: request.paymentId });
-    return Promise.resolve();
+    return Promise.resolve('cancelled' as const);
   }
   refund(request: { paymentId: string; idempotencyKey: string }) {
     this.calls.push({ kind: 'refund', idempotencyKey: request.idempotencyKey, paymentId: request.paymentId });

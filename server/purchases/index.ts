@@ -5,7 +5,19 @@ import type { App } from '../http/types.ts';
 import { createInventory } from '../inventory/index.ts';
 import type { QueueSettings } from '../jobs/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { createPaymentEventQueue, createSandboxPayments, sandboxRoutes, startPaymentEventWorker } from '../payments/index.ts';
+import {
+  createPaymentEventQueue,
+  createPayments,
+  createPaystackProvider,
+  createSandboxProvider,
+  createStripeProvider,
+  sandboxRoutes,
+  startPaymentEventWorker,
+  webhookRoutes,
+  type PaymentOutcome,
+  type PaymentProvider,
+  type Payments,
+} from '../payments/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
 import { createEffectRunner } from './effects.ts';
@@ -35,12 +47,17 @@ export interface PurchasesDeps {
 const RECONCILE_EVERY_SWEEPS = 10;
 
 export function createPurchases({ config, sql, redis, log, queues }: PurchasesDeps) {
-  if (config.payments.provider !== 'sandbox') {
-    throw new Error(`PAYMENT_PROVIDER=${config.payments.provider} is not available yet; only the sandbox provider is`);
-  }
   const inventory = createInventory(redis, config.redis.keyPrefix);
   const paymentEvents = createPaymentEventQueue(queues, redis);
-  const sandbox = createSandboxPayments(sql, paymentEvents);
+  // The sandbox reports through the payments service, which is built around the chosen provider.
+  let payments: Payments | null = null;
+  const sandbox = createSandboxProvider(sql, (outcome: PaymentOutcome) => payments!.receive('sandbox', { kind: 'outcome', outcome }, outcome));
+  const providers: PaymentProvider[] = [];
+  if (config.payments.stripe) providers.push(createStripeProvider(config.payments.stripe));
+  if (config.payments.paystack) providers.push(createPaystackProvider(config.payments.paystack));
+  const active = config.payments.provider === 'sandbox' ? sandbox.provider : providers.find((p) => p.name === config.payments.provider);
+  if (!active) throw new Error(`PAYMENT_PROVIDER=${config.payments.provider} has no credentials configured`);
+  payments = createPayments({ sql, provider: active, queue: paymentEvents, log });
   const timers = createHoldTimers(queues, redis);
   const host = createPurchaseHost({
     sql,
@@ -48,7 +65,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     runEffect: createEffectRunner({
       sql,
       inventory,
-      payments: sandbox.port,
+      payments: payments.port,
       log,
       holdTtlMs: config.purchases.holdTtlMs,
       holdGraceMs: config.purchases.holdGraceMs,
@@ -60,6 +77,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
   const expire = (purchaseId: string, now: number) => host.deliver(purchaseId, { type: 'hold.expired', now });
   let sweeps = 0;
   async function sweep(): Promise<void> {
+    await payments!.reconcile(config.payments.reconcileAfterMs);
     for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
     await host.relay(30_000);
     if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
@@ -75,17 +93,19 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     host,
     inventory,
     sandbox,
+    payments,
     sweep,
     /** What the catalog shows as held (units per ticket type, seats per event). */
     heldCount: heldCounter(sql),
     seatStates: seatStateReader(sql),
     routes: [
-      purchaseRoutes({ sql, host, inventory, provider: config.payments.provider, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
-      sandboxRoutes(sandbox),
+      purchaseRoutes({ sql, host, inventory, payments, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
+      ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),
+      webhookRoutes(providers, payments),
     ] as ((api: App) => void)[],
     /** Workers and the sweep: every node runs them. */
     start() {
-      background.push(startPaymentEventWorker(queues, (purchaseId, event) => host.deliver(purchaseId, event), log));
+      background.push(startPaymentEventWorker(queues, (ref) => payments!.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
       background.push(startHoldTimerWorker(queues, expire, log));
       const tick = () => {
         sweeping ??= sweep()

@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
 import type { Inventory } from '../inventory/index.ts';
+import type { Payments } from '../payments/index.ts';
 import type { Sql } from '../store/index.ts';
 import { breakdown, checkoutGuard, priceOrder, purchaseRequestSchema, requestHash, type PriceBreakdown, type PurchaseRequest } from './checkout.ts';
 import type { PurchaseHost } from './host.ts';
@@ -16,7 +17,7 @@ export interface PurchaseRouteDeps {
   sql: Sql;
   host: PurchaseHost;
   inventory: Inventory;
-  provider: string;
+  payments: Pick<Payments, 'paymentOf'>;
   maxTicketsPerCustomerPerEvent: number;
 }
 
@@ -28,7 +29,9 @@ const purchaseSchema = z.object({
   amountMinor: z.number(),
   currency: z.string(),
   holdExpiresAt: z.date().nullable(),
-  payment: z.object({ provider: z.string(), paymentId: z.string() }).nullable(),
+  payment: z
+    .object({ provider: z.string(), paymentId: z.string(), status: z.string(), clientSecret: z.string().nullable(), redirectUrl: z.string().nullable() })
+    .nullable(),
   price: z.object({
     lines: z.array(
       z.object({
@@ -85,8 +88,9 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
     return row;
   }
 
-  function present(row: PurchaseRow) {
+  async function present(row: PurchaseRow) {
     const context = row.snapshot.context;
+    const payment = context.paymentId ? await deps.payments.paymentOf(row.id) : null;
     return {
       id: row.id,
       eventId: row.event_id,
@@ -95,7 +99,16 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       amountMinor: row.amount_minor,
       currency: row.currency,
       holdExpiresAt: row.hold_deadline,
-      payment: context.paymentId ? { provider: deps.provider, paymentId: context.paymentId } : null,
+      payment: payment
+        ? {
+            provider: payment.provider,
+            paymentId: payment.id,
+            status: payment.status,
+            // What the buyer's page needs, only while there is something to pay.
+            clientSecret: payment.status === 'pending' ? payment.clientSecret : null,
+            redirectUrl: payment.status === 'pending' ? payment.redirectUrl : null,
+          }
+        : null,
       price: row.pricing,
       failure: context.failure,
       createdAt: row.created_at,
@@ -180,7 +193,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
             purchaseId: row.id,
           });
         }
-        return reply.code(view.existing ? 200 : 201).send(present(row));
+        return reply.code(view.existing ? 200 : 201).send(await present(row));
       },
     );
 
@@ -192,7 +205,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       },
       async (request) => {
         const row = await visible(request, request.params.purchaseId);
-        return { ...present(row), history: await history(row.id) };
+        return { ...(await present(row)), history: await history(row.id) };
       },
     );
 
@@ -207,7 +220,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
         if (row.state !== 'cancelled') await deps.host.deliver(row.id, { type: 'purchase.cancel' });
         const after = await load(row.id);
         if (after.state !== 'cancelled') throw new AppError('conflict', `a ${after.state} purchase cannot be cancelled`, { state: after.state });
-        return present(after);
+        return await present(after);
       },
     );
 
