@@ -105,7 +105,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     ] as ((api: App) => void)[],
     /** Workers and the sweep: every node runs them. */
     start() {
-      background.push(startPaymentEventWorker(queues, (ref) => payments!.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
+      background.push(startPaymentEventWorker(queues, (ref) => payments.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
       background.push(startHoldTimerWorker(queues, expire, log));
       const tick = () => {
         sweeping ??= sweep()
