@@ -22,7 +22,10 @@ export interface PurchaseInput {
 }
 
 export interface PurchaseContext extends PurchaseInput {
+  /** The live hold; null before it is placed and once it is released. */
   hold: { token: string; deadline: number } | null;
+  /** What partial refunds gave back so far (a full refund returns the rest). */
+  refundedMinor: number;
   paymentId: string | null;
   failure: string | null;
   /** Events that made no sense in the state they arrived in (ignored, never fatal). */
@@ -39,7 +42,9 @@ export type PurchaseEvent =
   | { type: 'purchase.cancel' }
   | { type: 'tickets.issued' }
   | { type: 'tickets.failed'; reason: string }
-  | { type: 'refund.succeeded' };
+  | { type: 'refund.succeeded' }
+  /** An organizer or admin refunds tickets of a confirmed purchase: some (partial) or all (ticketIds null). */
+  | { type: 'refund.requested'; ticketIds: string[] | null; amountMinor: number; requestId: string };
 
 export type PurchaseEventType = PurchaseEvent['type'];
 
@@ -49,12 +54,16 @@ export interface PurchaseEffects {
   releaseHold: { purchaseId: string; eventId: string; holdToken: string };
   startPayment: { purchaseId: string; amountMinor: number; currency: string };
   cancelPayment: { purchaseId: string; paymentId: string };
+  /** holdToken '' means the hold was released before the money came: claim the units again first. */
   issueTickets: { purchaseId: string; eventId: string; holdToken: string; items: PurchaseItem[] };
-  refund: { purchaseId: string; paymentId: string; amountMinor: number; currency: string };
+  /** partial: the purchase stays confirmed (some tickets refunded); otherwise it ends refunded. */
+  refund: { purchaseId: string; paymentId: string; amountMinor: number; currency: string; partial: boolean };
+  /** Voids tickets (null: every valid one) and returns their units to sale. */
+  revokeTickets: { purchaseId: string; eventId: string; ticketIds: string[] | null; requestId: string };
   notify: { purchaseId: string; customerId: string; kind: 'confirmed' | 'expired' | 'cancelled' | 'payment_failed' | 'refunded' | 'rejected' };
 }
 export type EffectName = keyof PurchaseEffects;
-export const EFFECT_NAMES: readonly EffectName[] = ['placeHold', 'releaseHold', 'startPayment', 'cancelPayment', 'issueTickets', 'refund', 'notify'];
+export const EFFECT_NAMES: readonly EffectName[] = ['placeHold', 'releaseHold', 'startPayment', 'cancelPayment', 'issueTickets', 'refund', 'revokeTickets', 'notify'];
 
 /** States where the purchase is settled: nothing more happens unless money arrives late. */
 export const SETTLED_STATES = ['confirmed', 'refunded', 'rejected', 'expired', 'cancelled', 'payment_failed'] as const;
@@ -97,6 +106,15 @@ export const purchaseMachine = setup({
     input: {} as PurchaseInput,
   },
   guards: {
+    holdKept: ({ context }) => context.hold !== null,
+    refundsAll: ({ event }) => {
+      assertEvent(event, 'refund.requested');
+      return event.ticketIds === null;
+    },
+    refundsPart: ({ context, event }) => {
+      assertEvent(event, 'refund.requested');
+      return event.ticketIds !== null && event.ticketIds.length > 0 && event.amountMinor > 0 && event.amountMinor < context.amountMinor - context.refundedMinor;
+    },
     holdDeadlinePassed: ({ context, event }) => {
       assertEvent(event, 'hold.expired');
       return context.hold !== null && event.now >= context.hold.deadline;
@@ -113,7 +131,13 @@ export const purchaseMachine = setup({
     cancelPayment: effect<'cancelPayment'>(),
     issueTickets: effect<'issueTickets'>(),
     refund: effect<'refund'>(),
+    revokeTickets: effect<'revokeTickets'>(),
     notify: effect<'notify'>(),
+    forgetHold: assign({ hold: null }),
+    countRefund: assign(({ context, event }) => {
+      assertEvent(event, 'refund.requested');
+      return { refundedMinor: context.refundedMinor + event.amountMinor };
+    }),
     rememberHold: assign(({ event }) => {
       assertEvent(event, 'hold.placed');
       return { hold: { token: event.token, deadline: event.deadline } };
@@ -139,6 +163,7 @@ export const purchaseMachine = setup({
     amountMinor: input.amountMinor,
     currency: input.currency,
     hold: null,
+    refundedMinor: 0,
     paymentId: null,
     failure: null,
     ignoredEvents: 0,
@@ -162,17 +187,17 @@ export const purchaseMachine = setup({
         'payment.started': { target: 'paying', actions: 'rememberPayment' },
         // A provider may report success before we saw the payment start.
         'payment.succeeded': { target: 'confirming', actions: 'rememberPayment' },
-        'payment.failed': { target: 'payment_failed', guard: 'isOurPayment', actions: ['rememberFailure', release] },
-        'hold.expired': { target: 'expired', guard: 'holdDeadlinePassed', actions: release },
-        'purchase.cancel': { target: 'cancelled', actions: release },
+        'payment.failed': { target: 'payment_failed', guard: 'isOurPayment', actions: ['rememberFailure', release, 'forgetHold'] },
+        'hold.expired': { target: 'expired', guard: 'holdDeadlinePassed', actions: [release, 'forgetHold'] },
+        'purchase.cancel': { target: 'cancelled', actions: [release, 'forgetHold'] },
       },
     },
     paying: {
       on: {
         'payment.succeeded': { target: 'confirming', actions: 'rememberPayment' },
-        'payment.failed': { target: 'payment_failed', guard: 'isOurPayment', actions: ['rememberFailure', release] },
-        'hold.expired': { target: 'expired', guard: 'holdDeadlinePassed', actions: [release, cancelOurPayment] },
-        'purchase.cancel': { target: 'cancelled', actions: [release, cancelOurPayment] },
+        'payment.failed': { target: 'payment_failed', guard: 'isOurPayment', actions: ['rememberFailure', release, 'forgetHold'] },
+        'hold.expired': { target: 'expired', guard: 'holdDeadlinePassed', actions: [release, 'forgetHold', cancelOurPayment] },
+        'purchase.cancel': { target: 'cancelled', actions: [release, 'forgetHold', cancelOurPayment] },
       },
     },
     confirming: {
@@ -183,7 +208,10 @@ export const purchaseMachine = setup({
       on: {
         'tickets.issued': 'confirmed',
         // Paid, but the seats are gone (e.g. the hold was lost): never oversell, give the money back.
-        'tickets.failed': { target: 'refunding', actions: ['rememberFailure', release] },
+        'tickets.failed': [
+          { target: 'refunding', guard: 'holdKept', actions: ['rememberFailure', release, 'forgetHold'] },
+          { target: 'refunding', actions: 'rememberFailure' },
+        ],
       },
     },
     refunding: {
@@ -192,20 +220,63 @@ export const purchaseMachine = setup({
         params: ({ context }) => ({
           purchaseId: context.purchaseId,
           paymentId: context.paymentId ?? '',
-          amountMinor: context.amountMinor,
+          amountMinor: context.amountMinor - context.refundedMinor,
           currency: context.currency,
+          partial: false,
         }),
       },
       on: { 'refund.succeeded': 'refunded' },
     },
-    confirmed: { type: 'final', entry: { type: 'notify', params: ({ context }) => notice(context, 'confirmed') } },
+    confirmed: {
+      entry: { type: 'notify', params: ({ context }) => notice(context, 'confirmed') },
+      on: {
+        // Every ticket back: void them all, refund what is left, end refunded.
+        'refund.requested': [
+          {
+            target: 'refunding',
+            guard: 'refundsAll',
+            actions: {
+              type: 'revokeTickets',
+              params: ({ context, event }) => ({ purchaseId: context.purchaseId, eventId: context.eventId, ticketIds: null, requestId: event.requestId }),
+            },
+          },
+          // Some tickets back: void those, refund their price, stay confirmed.
+          {
+            guard: 'refundsPart',
+            actions: [
+              {
+                type: 'revokeTickets',
+                params: ({ context, event }) => ({
+                  purchaseId: context.purchaseId,
+                  eventId: context.eventId,
+                  ticketIds: event.ticketIds,
+                  requestId: event.requestId,
+                }),
+              },
+              {
+                type: 'refund',
+                params: ({ context, event }) => ({
+                  purchaseId: context.purchaseId,
+                  paymentId: context.paymentId ?? '',
+                  amountMinor: event.amountMinor,
+                  currency: context.currency,
+                  partial: true,
+                }),
+              },
+              'countRefund',
+            ],
+          },
+        ],
+      },
+    },
     refunded: { type: 'final', entry: { type: 'notify', params: ({ context }) => notice(context, 'refunded') } },
     rejected: { type: 'final', entry: { type: 'notify', params: ({ context }) => notice(context, 'rejected') } },
-    // Settled, but money can still arrive late (a payment that completes after expiry or
-    // cancellation): it is refunded, so every succeeded payment ends in tickets or a refund.
+    // Settled, but money can still arrive late. After an expiry (or a failure report followed by
+    // success) the tickets are issued if the units can be claimed again, and refunded if not;
+    // after the buyer cancelled it is refunded. Every succeeded payment ends in tickets or a refund.
     expired: {
       entry: { type: 'notify', params: ({ context }) => notice(context, 'expired') },
-      on: { 'payment.succeeded': { target: 'refunding', actions: 'rememberPayment' } },
+      on: { 'payment.succeeded': { target: 'confirming', actions: 'rememberPayment' } },
     },
     cancelled: {
       entry: { type: 'notify', params: ({ context }) => notice(context, 'cancelled') },
@@ -213,7 +284,7 @@ export const purchaseMachine = setup({
     },
     payment_failed: {
       entry: { type: 'notify', params: ({ context }) => notice(context, 'payment_failed') },
-      on: { 'payment.succeeded': { target: 'refunding', actions: 'rememberPayment' } },
+      on: { 'payment.succeeded': { target: 'confirming', actions: 'rememberPayment' } },
     },
   },
 });

@@ -55,7 +55,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
   const purchases = createPurchases({ config, sql, redis, log, queues });
-  const catalog = createCatalog({ sql, heldCount: purchases.heldCount, seatStates: purchases.seatStates });
+  const catalog = createCatalog({ sql, heldCount: purchases.heldCount, seatStates: purchases.seatStates, onEventCancelled: (eventId) => purchases.refunds.enqueueEvent(eventId) });
 
   const { app, routes } = await buildAppWithRoutes({
     config,

@@ -48,7 +48,12 @@ function assertWindows(e: Pick<CatalogEvent, 'startsAt' | 'endsAt' | 'salesStart
   if (issues.length) throw new AppError('validation_failed', 'the request is invalid', { issues });
 }
 
-export function createEvents(sql: Sql) {
+export interface EventHooks {
+  /** After an event's cancellation is committed: its purchases are to be refunded. */
+  onCancelled?: (eventId: string) => Promise<void>;
+}
+
+export function createEvents(sql: Sql, hooks: EventHooks = {}) {
   return {
     async create(actor: Actor, input: CreateEvent): Promise<CatalogEvent> {
       const slug = input.slug ?? slugFrom(input.title);
@@ -107,11 +112,11 @@ export function createEvents(sql: Sql) {
     },
 
     /**
-     * Stops all sales at once. Purchases of a cancelled event are refunded by the payments
-     * capability, which finds them by the event's `cancelled` status.
+     * Stops all sales at once, then asks (onCancelled) for its purchases to be refunded: a queued
+     * job, and the purchases sweep finds any cancelled event whose purchases still stand.
      */
     async cancel(actor: Actor, eventId: string, reason: string | null): Promise<CatalogEvent> {
-      return sql.begin(async (tx) => {
+      const result = await sql.begin(async (tx) => {
         const event = await ownedEvent(tx, eventId, actor, true);
         if (event.status === 'cancelled') return event;
         if (event.status === 'ended') throw new AppError('conflict', 'an event that has ended cannot be cancelled');
@@ -126,6 +131,9 @@ export function createEvents(sql: Sql) {
         });
         return ownedEvent(tx, eventId, actor);
       });
+      // Also when it was already cancelled: asking again is harmless, and repairs a lost request.
+      await hooks.onCancelled?.(eventId);
+      return result;
     },
 
     get: (actor: Actor, eventId: string) => ownedEvent(sql, eventId, actor),

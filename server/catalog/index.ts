@@ -17,13 +17,15 @@ export interface CatalogDeps {
   /** Inventory's live holds; until purchases exist nothing is held. */
   heldCount?: HeldCount;
   seatStates?: SeatStates;
+  /** Called once an event's cancellation is committed (purchases refund its sales). */
+  onEventCancelled?: (eventId: string) => Promise<void>;
 }
 
 const nothingHeld: HeldCount = () => Promise.resolve(0);
 const noSeatStates: SeatStates = () => Promise.resolve({ held: new Set(), sold: new Set() });
 
-export function createCatalog({ sql, heldCount = nothingHeld, seatStates = noSeatStates }: CatalogDeps) {
-  const events = createEvents(sql);
+export function createCatalog({ sql, heldCount = nothingHeld, seatStates = noSeatStates, onEventCancelled }: CatalogDeps) {
+  const events = createEvents(sql, onEventCancelled ? { onCancelled: onEventCancelled } : {});
   const ticketTypes = createTicketTypes(sql, heldCount);
   const seatMaps = createSeatMaps(sql, heldCount, seatStates);
   const promoCodes = createPromoCodes(sql);

@@ -31,6 +31,7 @@ const BODIES: Record<string, unknown> = {
     sections: [{ name: 'S', rows: [{ label: 'A', ticketTypeId: '00000000-0000-4000-8000-000000000000', seats: ['1'] }] }],
   },
   'POST /api/v1/organizer/events/:eventId/promo-codes': { code: 'MATRIX', percentOff: 10 },
+  'POST /api/v1/organizer/events/:eventId/purchases/:purchaseId/refunds': { reason: 'matrix refund' },
 };
 
 /** 'allow' means: not refused for who the caller is (any status but 401/403, and never 5xx). */

@@ -184,6 +184,8 @@ describe('HTTP shell', () => {
       JWT_SECRET: 'k'.repeat(10) + 'production-grade-secret-value-123',
       CORS_ORIGINS: 'https://tickets.example',
       PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_test_shellonly0000',
+      STRIPE_WEBHOOK_SECRET: 'whsec_shellonly0000',
       MAILER: 'smtp',
       SMTP_URL: 'smtp://mail.example:587',
     });

@@ -44,7 +44,7 @@ export interface ReleaseRequest {
   token: string;
 }
 
-type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert';
+type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert' | 'restock';
 
 interface ScriptedRedis extends Redis {
   [command: string]: unknown;
@@ -53,7 +53,7 @@ interface ScriptedRedis extends Redis {
 /** Loads a script and names its command after its content, so two versions never run each other's. */
 function defineScripts(redis: Redis): Record<ScriptName, string> {
   const names = {} as Record<ScriptName, string>;
-  for (const script of ['hold', 'release', 'checkHold', 'convert'] as const) {
+  for (const script of ['hold', 'release', 'checkHold', 'convert', 'restock'] as const) {
     const lua = readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8');
     const command = `bo_${script}_${createHash('sha1').update(lua).digest('hex').slice(0, 10)}`;
     if (typeof (redis as ScriptedRedis)[command] !== 'function') redis.defineCommand(command, { lua });
@@ -69,6 +69,7 @@ export function inventoryKeys(prefix: string, eventId: string) {
     fence: () => `${tag}:fence`,
     available: (ticketTypeId: string) => `${tag}:avail:${ticketTypeId}`,
     seat: (seatId: string) => `${tag}:seat:${seatId}`,
+    restocked: (requestId: string) => `${tag}:restocked:${requestId}`,
   };
 }
 
@@ -93,6 +94,8 @@ export interface Inventory {
    * and a fencing counter at least as high as any token handed out, so tokens keep growing.
    */
   restore(eventId: string, state: { fenceAtLeast: number; seats: readonly RestoredSeat[] }): Promise<void>;
+  /** Voided tickets go back on sale: units per ticket type, and their seats freed; once per requestId. */
+  restock(request: { eventId: string; purchaseId: string; requestId: string; units: Readonly<Record<string, number>>; seatIds: readonly string[] }): Promise<boolean>;
   setAvailable(eventId: string, counts: Readonly<Record<string, number>>, options?: { onlyIfMissing?: boolean }): Promise<void>;
   available(eventId: string, ticketTypeIds: readonly string[]): Promise<Record<string, number | null>>;
   seatOwners(eventId: string, seatIds: readonly string[]): Promise<(string | null)[]>;
@@ -156,6 +159,14 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
       const key = inventoryKeys(keyPrefix, eventId).hold(purchaseId);
       const code = (await run('checkHold', [key], [token])) as number;
       return code === 1 ? 'live' : code === HoldCode.staleToken ? 'stale' : 'missing';
+    },
+
+    async restock({ eventId, purchaseId, requestId, units, seatIds }) {
+      const k = inventoryKeys(keyPrefix, eventId);
+      const types = Object.keys(units);
+      const keys = [k.restocked(requestId), ...types.map(k.available), ...seatIds.map(k.seat)];
+      const args = [purchaseId, types.length, ...types.map((t) => units[t]!), 30 * 24 * 3600 * 1000];
+      return ((await run('restock', keys, args)) as number) === 1;
     },
 
     async restore(eventId, { fenceAtLeast, seats }) {

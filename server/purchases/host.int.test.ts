@@ -155,9 +155,19 @@ describe('purchase host', () => {
     expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 2))).toEqual([null, null]);
     expect((await inventory.available(sale.eventId, [sale.seated]))[sale.seated]).toBe(4);
     expect(payments.calls.filter((c) => c.kind === 'cancel' && c.paymentId === `pay_${request.purchaseId}`)).toHaveLength(1);
-    // A confirmed-late payment is refunded, never lost.
+    // Money arriving after the expiry: one seat was taken meanwhile, so it is refunded, never lost.
+    const rival = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(1, 2) }]);
+    expect((await host.start(rival)).state).toBe('paying');
     const late = await host.deliver(request.purchaseId, { type: 'payment.succeeded', paymentId: `pay_${request.purchaseId}` });
     expect(late.state).toBe('refunded');
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 2))).toEqual([null, rival.purchaseId]);
+    // Another late payment with its seats still free: the seats are claimed again and it is confirmed.
+    const second = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(2, 3) }]);
+    const secondStart = await host.start(second);
+    await host.deliver(second.purchaseId, { type: 'hold.expired', now: secondStart.holdDeadline!.getTime() });
+    const confirmed = await host.deliver(second.purchaseId, { type: 'payment.succeeded', paymentId: `pay_${second.purchaseId}` });
+    expect(confirmed.state).toBe('confirmed');
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(2, 3))).toEqual([`sold:${second.purchaseId}`]);
     await assertPromises(sale.eventId);
   });
 

@@ -23,6 +23,7 @@ import { heldCounter, seatStateReader } from './availability.ts';
 import { createEffectRunner } from './effects.ts';
 import { createPurchaseHost } from './host.ts';
 import { rebuildAvailability, sellingEvents } from './reconcile.ts';
+import { createRefunds } from './refunds.ts';
 import { purchaseRoutes } from './routes.ts';
 import { createHoldTimers, overdueHolds, startHoldTimerWorker } from './timers.ts';
 
@@ -74,10 +75,13 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     }),
   });
 
+  const refunds = createRefunds({ sql, host, queues, redis, log });
+
   const expire = (purchaseId: string, now: number) => host.deliver(purchaseId, { type: 'hold.expired', now });
   let sweeps = 0;
   async function sweep(): Promise<void> {
     await payments!.reconcile(config.payments.reconcileAfterMs);
+    for (const eventId of await refunds.pendingCancelledEvents()) await refunds.enqueueEvent(eventId);
     for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
     await host.relay(30_000);
     if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
@@ -94,6 +98,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
     inventory,
     sandbox,
     payments,
+    refunds,
     sweep,
     /** What the catalog shows as held (units per ticket type, seats per event). */
     heldCount: heldCounter(sql),
@@ -102,11 +107,13 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
       purchaseRoutes({ sql, host, inventory, payments, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
       ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),
       webhookRoutes(providers, payments),
+      refunds.routes,
     ] as ((api: App) => void)[],
     /** Workers and the sweep: every node runs them. */
     start() {
       background.push(startPaymentEventWorker(queues, (ref) => payments.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
       background.push(startHoldTimerWorker(queues, expire, log));
+      background.push(refunds.startWorker());
       const tick = () => {
         sweeping ??= sweep()
           .catch((err: unknown) => log.warn({ err }, 'purchase sweep failed'))
@@ -120,7 +127,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
       clearInterval(timer);
       await sweeping;
       await Promise.all(background.map((b) => b.close()));
-      await Promise.all([paymentEvents.close(), timers.close()]);
+      await Promise.all([paymentEvents.close(), timers.close(), refunds.close()]);
     },
   };
 }

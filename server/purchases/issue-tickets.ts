@@ -21,6 +21,8 @@ export async function issueTickets(sql: Sql, inventory: Inventory, params: Purch
   const { purchaseId, eventId, holdToken, items } = params;
   const [already] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
   if (already && already.n > 0) return { type: 'tickets.issued' };
+  const [event] = await sql<{ status: string }[]>`select status from events where id = ${eventId}`;
+  if (event?.status === 'cancelled') return { type: 'tickets.failed', reason: 'event_cancelled' };
 
   // The fence: a hold record with another token means this caller is stale; seats now held by
   // someone else mean the hold was released and resold. A hold that is simply gone (lost with
