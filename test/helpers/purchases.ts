@@ -83,7 +83,7 @@ export async function settled(sql: Sql, purchaseId: string, states: readonly str
  * The promises of DESIGN.md for everything one event's purchases did: sold <= capacity and equal
  * to the tickets issued; no seat sold twice; every log folds to its purchase's state; paid means
  * tickets or a refund; a settled purchase holds nothing in Redis; a purchase got all its seats or
- * none.
+ * none; only a confirmed purchase has valid tickets.
  */
 export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string): Promise<void> {
   const types = await sql<{ id: string; sold: number; capacity: number; tickets: number }[]>`
@@ -109,9 +109,13 @@ export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string
     expect(log.at(-1)!.to_state).toBe(p.state);
     const paid = events.some((e) => e.type === 'payment.succeeded');
     if (paid) expect(['confirmed', 'refunded', 'refunding', 'confirming']).toContain(p.state);
-    const [issued] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${p.id}`;
+    // A confirmed purchase has all its tickets (some may be voided by a partial refund); any other
+    // has no valid ticket (a refunded one had its tickets voided).
+    const [issued] = await sql<{ all: number; valid: number }[]>`
+      select count(*)::int as all, (count(*) filter (where status = 'valid'))::int as valid from tickets where purchase_id = ${p.id}`;
     const wanted = p.snapshot.context.items.reduce((sum, i) => sum + i.quantity, 0);
-    expect(issued!.n, `tickets of ${p.state} purchase ${p.id}`).toBe(p.state === 'confirmed' ? wanted : 0);
+    if (p.state === 'confirmed') expect(issued!.all, `tickets of confirmed purchase ${p.id}`).toBe(wanted);
+    else expect(issued!.valid, `valid tickets of ${p.state} purchase ${p.id}`).toBe(0);
     if (['expired', 'cancelled', 'rejected', 'payment_failed', 'refunded', 'confirmed'].includes(p.state)) {
       expect(await redis.client.exists(`${redis.prefix}:{ev:${eventId}}:hold:${p.id}`), `hold of ${p.state} purchase ${p.id}`).toBe(0);
     }
