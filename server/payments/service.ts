@@ -119,9 +119,12 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
 
     async cancel({ paymentId, idempotencyKey }) {
       const result = await provider.cancel({ paymentId, idempotencyKey });
-      await sql`
-        update payments set status = ${result}, updated_at = now()
-        where provider = ${provider.name} and id = ${paymentId} and status in ('pending', ${result})`;
+      // A cancel the provider cannot enforce leaves the payment pending: reconciliation keeps asking.
+      if (result === 'succeeded' || provider.cancelIsFinal) {
+        await sql`
+          update payments set status = ${result}, updated_at = now()
+          where provider = ${provider.name} and id = ${paymentId} and status in ('pending', ${result})`;
+      }
       return result;
     },
 
@@ -162,13 +165,16 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
       const stale = await sql<PaymentRecord[]>`
         select ${recordColumns(sql)} from payments
         where provider = ${provider.name} and status = 'pending' and created_at < now() - make_interval(secs => ${olderThanMs / 1000})
-        order by created_at limit ${limit}`;
+          and created_at > now() - interval '2 days'
+        order by updated_at limit ${limit}`;
       let resolved = 0;
       for (const payment of stale) {
         const remote = await provider.lookup(payment.id).catch((err: unknown) => {
           log.warn({ err, paymentId: payment.id }, 'reconciliation lookup failed');
           return null;
         });
+        // Looked at now: the next round starts with others (order by updated_at).
+        await sql`update payments set updated_at = now() where provider = ${provider.name} and id = ${payment.id}`;
         if (!remote || (remote.status !== 'succeeded' && remote.status !== 'failed')) continue;
         const outcome: PaymentOutcome = {
           eventId: `reconcile:${payment.id}:${remote.status}`,

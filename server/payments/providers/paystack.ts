@@ -61,6 +61,7 @@ export function createPaystackProvider(settings: PaystackSettings): PaymentProvi
 
   return {
     name: 'paystack',
+    cancelIsFinal: false,
 
     async start({ purchaseId, amountMinor, currency, customerEmail }) {
       const reference = paystackReference(purchaseId);

@@ -45,6 +45,11 @@ export class WebhookRejected extends Error {
 
 export interface PaymentProvider {
   readonly name: ProviderName;
+  /**
+   * Whether cancel() really stops the payment. Paystack cannot: an abandoned transaction may still
+   * be paid, so its payments stay watched by reconciliation after a cancel.
+   */
+  readonly cancelIsFinal: boolean;
   start(request: { purchaseId: string; amountMinor: number; currency: string; customerEmail: string; idempotencyKey: string }): Promise<StartedPayment>;
   /** Stops a payment that has not been made. Answers 'succeeded' if it was made meanwhile. */
   cancel(request: { paymentId: string; idempotencyKey: string }): Promise<'cancelled' | 'succeeded'>;

@@ -48,6 +48,7 @@ export function createSandboxProvider(sql: Sql, report: (outcome: PaymentOutcome
 
   const provider: PaymentProvider = {
     name: 'sandbox',
+    cancelIsFinal: true,
     async start({ purchaseId, amountMinor, currency, idempotencyKey }) {
       const id = `sbx_${randomBytes(12).toString('base64url')}`;
       await sql`

@@ -41,6 +41,7 @@ export function createStripeProvider(settings: StripeSettings): PaymentProvider 
 
   return {
     name: 'stripe',
+    cancelIsFinal: true,
 
     async start({ purchaseId, amountMinor, currency, customerEmail, idempotencyKey }) {
       const intent = await call(() =>
