@@ -11,6 +11,8 @@ const PRODUCTION = {
   JWT_SECRET: STRONG_SECRET,
   CORS_ORIGINS: 'https://tickets.example.com',
   PAYMENT_PROVIDER: 'stripe',
+  STRIPE_SECRET_KEY: 'sk_test_configonly0000',
+  STRIPE_WEBHOOK_SECRET: 'whsec_configonly0000',
   MAILER: 'smtp',
   SMTP_URL: 'smtp://mail.example.com:587',
 };
@@ -90,6 +92,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...PRODUCTION, CORS_ORIGINS: 'https://*.example.com' }).get('CORS_ORIGINS')).toMatch(/wildcard/);
     expect(problemsOf({ ...PRODUCTION, PAYMENT_PROVIDER: 'sandbox' }).has('PAYMENT_PROVIDER')).toBe(true);
     expect(problemsOf({ ...PRODUCTION, MAILER: 'outbox' }).has('MAILER')).toBe(true);
+  });
+
+  it('needs the chosen provider\'s keys, in their shapes, and https APIs in production', () => {
+    const { STRIPE_SECRET_KEY: _key, STRIPE_WEBHOOK_SECRET: _secret, ...keyless } = PRODUCTION;
+    expect([...problemsOf(keyless).keys()].sort()).toEqual(['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']);
+    expect(problemsOf({ ...PRODUCTION, PAYMENT_PROVIDER: 'paystack' }).get('PAYSTACK_SECRET_KEY')).toMatch(/required/);
+    expect(problemsOf({ ...PRODUCTION, STRIPE_SECRET_KEY: 'pk_live_notasecretkey' }).get('STRIPE_SECRET_KEY')).toMatch(/sk_test_/);
+    expect(problemsOf({ ...PRODUCTION, STRIPE_API_URL: 'http://127.0.0.1:12111' }).get('STRIPE_API_URL')).toMatch(/https/);
+    expect(loadConfig({ ...PRODUCTION, STRIPE_API_URL: undefined } as Record<string, string>).payments.stripe?.apiUrl).toBeNull();
   });
 
   it('accepts a safe production config: docs off, HSTS-worthy, frozen', () => {

@@ -5,6 +5,6 @@ export { createPaystackProvider, paystackReference } from './providers/paystack.
 export { ProviderError, WebhookRejected, type PaymentOutcome, type PaymentProvider, type ProviderName, type VerifiedWebhook } from './providers/provider.ts';
 export { createSandboxProvider, type SandboxPayment, type SandboxPayments } from './providers/sandbox.ts';
 export { createStripeProvider } from './providers/stripe.ts';
-export { sandboxRoutes } from './routes.ts';
+export { paymentHealthRoutes, sandboxRoutes } from './routes.ts';
 export { createPayments, type PaymentRecord, type Payments } from './service.ts';
 export { webhookRoutes } from './webhooks.ts';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
 import type { SandboxPayments } from './providers/sandbox.ts';
+import type { Payments } from './service.ts';
 
 const paymentSchema = z.object({
   id: z.string(),
@@ -32,5 +33,23 @@ export function sandboxRoutes(sandbox: SandboxPayments) {
         async (request) => sandbox[outcome](request.params.paymentId, requireUser(request).userId),
       );
     }
+  };
+}
+
+/** For admins: the money health of the whole system (issue 9 exports the same as metrics). */
+export function paymentHealthRoutes(payments: Pick<Payments, 'health'>) {
+  return (api: App) => {
+    api.get(
+      '/admin/payments/health',
+      {
+        config: { policy: 'admin' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Money taken without a ticket or a refund (must be 0), payments pending, webhooks not yet processed',
+          response: { 200: z.object({ paidWithoutTicketOrRefund: z.number(), pendingPayments: z.number(), unprocessedWebhooks: z.number() }) },
+        },
+      },
+      () => payments.health(),
+    );
   };
 }

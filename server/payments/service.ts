@@ -101,6 +101,19 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
     await settleWebhook(source, eventId, 'processed', null);
   }
 
+  /**
+   * Money taken with neither tickets nor a refund: succeeded payments whose purchase is not
+   * confirmed and not fully refunded (purchases still confirming or refunding get 15 minutes).
+   * Must be 0.
+   */
+  async function paidWithoutTicketOrRefund(): Promise<number> {
+    const [row] = await sql<{ n: number }[]>`
+      select count(*)::int as n from payments m join purchases p on p.id = m.purchase_id
+      where m.status = 'succeeded' and m.refunded_minor < m.amount_minor and p.state <> 'confirmed'
+        and not (p.state in ('confirming', 'refunding') and p.updated_at > now() - interval '15 minutes')`;
+    return row?.n ?? 0;
+  }
+
   const port: PaymentPort = {
     async start({ purchaseId, amountMinor, currency, idempotencyKey }) {
       const existing = await paymentOf(purchaseId);
@@ -191,17 +204,14 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
       return resolved;
     },
 
-    /**
-     * Money taken with neither tickets nor a refund: succeeded payments whose purchase is not
-     * confirmed and not fully refunded (purchases still confirming or refunding get 15 minutes).
-     * Must be 0.
-     */
-    async paidWithoutTicketOrRefund(): Promise<number> {
-      const [row] = await sql<{ n: number }[]>`
-        select count(*)::int as n from payments m join purchases p on p.id = m.purchase_id
-        where m.status = 'succeeded' and m.refunded_minor < m.amount_minor and p.state <> 'confirmed'
-          and not (p.state in ('confirming', 'refunding') and p.updated_at > now() - interval '15 minutes')`;
-      return row?.n ?? 0;
+    paidWithoutTicketOrRefund,
+
+    /** The money health of the system, for admins and metrics. */
+    async health(): Promise<{ paidWithoutTicketOrRefund: number; pendingPayments: number; unprocessedWebhooks: number }> {
+      const [row] = await sql<{ pending: number; unprocessed: number }[]>`
+        select (select count(*)::int from payments where status = 'pending') as pending,
+               (select count(*)::int from webhook_events where outcome is null) as unprocessed`;
+      return { paidWithoutTicketOrRefund: await paidWithoutTicketOrRefund(), pendingPayments: row!.pending, unprocessedWebhooks: row!.unprocessed };
     },
   };
 }

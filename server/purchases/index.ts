@@ -11,6 +11,7 @@ import {
   createPaystackProvider,
   createSandboxProvider,
   createStripeProvider,
+  paymentHealthRoutes,
   sandboxRoutes,
   startPaymentEventWorker,
   webhookRoutes,
@@ -108,6 +109,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
       ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),
       webhookRoutes(providers, payments),
       refunds.routes,
+      paymentHealthRoutes(payments),
     ] as ((api: App) => void)[],
     /** Workers and the sweep: every node runs them. */
     start() {

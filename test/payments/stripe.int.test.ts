@@ -241,6 +241,10 @@ describe('Stripe payments', () => {
     expect(stripe.intents.get(paymentOf(orders[2]!.body).paymentId)!.status).toBe('canceled');
     const [valid] = await db.sql<{ n: number }[]>`select count(*)::int as n from tickets where event_id = ${sale.eventId} and status = 'valid'`;
     expect(valid!.n).toBe(0);
+    const [admin] = await people(db.sql, 1, 'admin');
+    const health = await call(`${node.api}/admin/payments/health`, { token: admin!.token });
+    expect(health.body).toMatchObject({ paidWithoutTicketOrRefund: 0, unprocessedWebhooks: 0 });
+    expect((await call(`${node.api}/admin/payments/health`, { token: organizer.token })).status).toBe(403);
     await assertPromises(db.sql, redis, sale.eventId);
     await nothingUnaccounted();
   });
