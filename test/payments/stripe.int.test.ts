@@ -72,6 +72,9 @@ describe('Stripe payments', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(answers.filter((a) => a.body['duplicate'] === true)).toHaveLength(9);
     expect(await settled(db.sql, purchaseId, ['confirmed'])).toBe('confirmed');
+    // Out of order: a failure report after the success changes nothing.
+    const failedAfter = stripe.sign(stripe.event('payment_intent.payment_failed', { ...stripe.intents.get(payment.paymentId)!, last_payment_error: { code: 'card_declined' } }));
+    expect((await deliverStripeWebhook(node.api, failedAfter.body, failedAfter.signature)).status).toBe(200);
 
     const second = await holdAndStart(10, 1);
     const signedTwice = stripe.sign(stripe.pay(second.payment.paymentId));
@@ -84,7 +87,9 @@ describe('Stripe payments', () => {
       expect((await transitionsOf(id)).filter((t) => t.startsWith('payment.succeeded'))).toHaveLength(1);
     }
     const [stored] = await db.sql<{ n: number }[]>`select count(*)::int as n from webhook_events where provider = 'stripe' and outcome = 'processed'`;
-    expect(stored!.n).toBe(2);
+    expect(stored!.n).toBe(3);
+    const [row] = await db.sql<{ state: string }[]>`select state from purchases where id = ${purchaseId}`;
+    expect(row!.state).toBe('confirmed');
     await assertPromises(db.sql, redis, sale.eventId);
     await assertPromises(db.sql, redis, second.sale.eventId);
     await nothingUnaccounted();
