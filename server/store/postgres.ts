@@ -8,16 +8,53 @@ export interface PostgresOptions {
   url: string;
   poolMax?: number;
   applicationName?: string;
+  /** Queries pipelined per connection (postgres.js default 100); tests lower it to provoke races. */
+  maxPipeline?: number;
 }
 
 export function createPostgres(options: PostgresOptions): Sql {
-  return postgres(options.url, {
+  const sql = postgres(options.url, {
     max: options.poolMax ?? 10,
     onnotice: () => {},
     idle_timeout: 60,
     connect_timeout: 10,
     connection: { application_name: options.applicationName ?? 'boxoffice' },
+    ...(options.maxPipeline ? { max_pipeline: options.maxPipeline } : {}),
   });
+  return withSafeTransactions(sql);
+}
+
+/**
+ * postgres.js 3.4.9 can write a transaction's BEGIN without reserving its connection when the
+ * connection's pipeline is full or its socket pushes back (porsager/postgres#823, #1189): the
+ * query then fails with UNSAFE_TRANSACTION, or worse, unrelated queries run inside the open
+ * transaction. Seen here under a 300-request spike. Until a fixed release exists, `begin` takes an
+ * idle connection for itself first (`reserve`, which marks it reserved before anything is sent)
+ * and runs BEGIN / COMMIT / ROLLBACK on it. Callers keep writing `sql.begin(async (tx) => ...)`.
+ */
+function withSafeTransactions(sql: Sql): Sql {
+  async function begin<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> {
+    const reserved = await sql.reserve();
+    try {
+      await reserved`begin`;
+      try {
+        const result = await fn(reserved as unknown as TransactionSql);
+        await reserved`commit`;
+        return result;
+      } catch (err) {
+        await reserved`rollback`.catch(() => {});
+        throw err;
+      }
+    } finally {
+      reserved.release();
+    }
+  }
+  return Object.assign(sql, {
+    begin: (first: unknown, second?: unknown) => {
+      if (typeof first !== 'function' || second !== undefined) throw new Error('sql.begin(options, fn) is not supported here: use sql.begin(fn)');
+      return begin(first as (tx: TransactionSql) => unknown);
+    },
+  }) as Sql;
 }
 
 /** Quotes an identifier for the few statements that cannot take parameters (CREATE DATABASE ...). */

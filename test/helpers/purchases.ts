@@ -83,7 +83,7 @@ export async function settled(sql: Sql, purchaseId: string, states: readonly str
  * The promises of DESIGN.md for everything one event's purchases did: sold <= capacity and equal
  * to the tickets issued; no seat sold twice; every log folds to its purchase's state; paid means
  * tickets or a refund; a settled purchase holds nothing in Redis; a purchase got all its seats or
- * none; only a confirmed purchase has valid tickets.
+ * none; only a confirmed purchase has valid tickets; no money is taken without a ticket or a refund.
  */
 export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string): Promise<void> {
   const types = await sql<{ id: string; sold: number; capacity: number; tickets: number }[]>`
@@ -97,6 +97,14 @@ export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string
     select count(*)::int as n from (select seat_id from tickets where event_id = ${eventId} and seat_id is not null and status = 'valid'
                                     group by seat_id having count(*) > 1) d`;
   expect(twice!.n).toBe(0);
+
+  // Money taken with neither tickets nor a refund: none (purchases still confirming or refunding
+  // are in flight; the tests wait for them to settle before asking).
+  const [unaccounted] = await sql<{ n: number }[]>`
+    select count(*)::int as n from payments m join purchases p on p.id = m.purchase_id
+    where p.event_id = ${eventId} and m.status = 'succeeded' and m.refunded_minor < m.amount_minor
+      and p.state not in ('confirmed', 'confirming', 'refunding')`;
+  expect(unaccounted!.n, 'paid without ticket or refund').toBe(0);
 
   const purchases = await sql<{ id: string; state: string; snapshot: { context: PurchaseInput } }[]>`
     select id, state, snapshot from purchases where event_id = ${eventId}`;

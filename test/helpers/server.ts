@@ -27,7 +27,8 @@ export async function startTestServer(
     ...env,
   });
   const server = await startServer(config, {
-    log: pino({ level: 'silent' }),
+    // TEST_LOG=warn (or any pino level) shows the servers' logs on stderr while debugging a test.
+    log: pino({ level: process.env['TEST_LOG'] ?? 'silent' }, pino.destination(2)),
     handleSignals: false,
     exit: () => {},
     ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
