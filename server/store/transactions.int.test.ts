@@ -38,7 +38,7 @@ describe('transactions on a saturated pool', () => {
         }),
       );
       const settled = await Promise.allSettled([...busy, ...plain, ...transactions]);
-      const failures = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason));
+      const failures = settled.filter((s) => s.status === 'rejected').map((s) => String((s).reason));
       expect(failures).toEqual(['Error: rolled back on purpose']);
       for (const p of await Promise.all(plain)) expect(p[0]!.outside).toBe(true);
     }
