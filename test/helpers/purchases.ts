@@ -129,3 +129,18 @@ export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string
     }
   }
 }
+
+export interface StartedHold {
+  sale: Sale;
+  who: Person;
+  purchaseId: string;
+  payment: { provider: string; paymentId: string; status: string; clientSecret: string | null; redirectUrl: string | null };
+}
+
+/** A fresh on-sale event with `capacity` standing tickets, and `who` holding `quantity` of them (201). */
+export async function holdOnFreshEvent(sql: Sql, api: string, organizerId: string, who: Person, capacity: number, quantity: number): Promise<StartedHold> {
+  const sale = await saleEvent(sql, organizerId, { capacity });
+  const res = await buy(api, who, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity }] });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return { sale, who, purchaseId: res.body.id, payment: res.body['payment'] as StartedHold['payment'] };
+}

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaystackProvider, paystackReference } from '../../server/payments/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { deliverPaystackWebhook, FAKE_PAYSTACK_KEY, startFakePaystack, type FakePaystack } from '../helpers/fake-paystack.ts';
-import { assertPromises, buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
+import { assertPromises, buy, holdOnFreshEvent, people, settled, type Person } from '../helpers/purchases.ts';
 import { call, startTestServer, type TestServer } from '../helpers/server.ts';
 
 describe('Paystack payments', () => {
@@ -39,13 +39,7 @@ describe('Paystack payments', () => {
     await Promise.all([db?.drop(), redis?.cleanup(), paystack?.close()]);
   });
 
-  async function holdAndStart(capacity: number, quantity: number, server: TestServer = node) {
-    const sale = await saleEvent(db.sql, organizer.id, { capacity });
-    const who = buyer();
-    const res = await buy(server.api, who, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity }] });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return { sale, who, purchaseId: res.body.id, payment: res.body['payment'] as { paymentId: string; redirectUrl: string | null } };
-  }
+  const holdAndStart = (capacity: number, quantity: number, server: TestServer = node) => holdOnFreshEvent(db.sql, server.api, organizer.id, buyer(), capacity, quantity);
 
   it('initialises a transaction per purchase; the same webhook 10 times, or 10 at once, has one effect', async () => {
     const { sale, who, purchaseId, payment } = await holdAndStart(10, 2);

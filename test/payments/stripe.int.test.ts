@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { deliverStripeWebhook, FAKE_STRIPE_KEY, FAKE_STRIPE_WEBHOOK_SECRET, startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.ts';
-import { assertPromises, buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
+import { assertPromises, buy, holdOnFreshEvent, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
 import { call, startTestServer, type TestServer } from '../helpers/server.ts';
 
 describe('Stripe payments', () => {
@@ -50,13 +50,7 @@ describe('Stripe payments', () => {
     (await db.sql<{ event_type: string; to_state: string }[]>`
       select event_type, to_state from purchase_transitions where purchase_id = ${purchaseId} order by seq`).map((r) => `${r.event_type}>${r.to_state}`);
 
-  async function holdAndStart(capacity = 10, quantity = 2, server: TestServer = node) {
-    const sale = await saleEvent(db.sql, organizer.id, { capacity });
-    const who = buyer();
-    const res = await buy(server.api, who, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity }] });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return { sale, who, purchaseId: res.body.id, payment: paymentOf(res.body) };
-  }
+  const holdAndStart = (capacity = 10, quantity = 2, server: TestServer = node) => holdOnFreshEvent(db.sql, server.api, organizer.id, buyer(), capacity, quantity);
 
   it('creates one PaymentIntent per purchase; the same webhook 10 times, or 10 at once, has one effect', async () => {
     const { sale, purchaseId, payment } = await holdAndStart(10, 2);
