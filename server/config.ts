@@ -75,6 +75,11 @@ export const envSchema = z.object({
   HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
   MAX_TICKETS_PER_CUSTOMER_PER_EVENT: positiveInt.max(1000).default(20),
   SWEEP_INTERVAL_SECONDS: positiveInt.min(1).max(3600).default(30),
+
+  LIVE_INTERVAL_MS: positiveInt.min(10).max(10_000).default(100),
+  LIVE_DELIVERIES_PER_SECOND: positiveInt.min(100).default(30_000),
+  LIVE_MAX_CONNECTIONS_PER_IP: positiveInt.default(50),
+  LIVE_MAX_WATCHES_PER_SOCKET: positiveInt.max(100).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -115,6 +120,12 @@ export interface Config {
     readonly stripe: { readonly secretKey: string; readonly webhookSecret: string; readonly apiUrl: string | null } | null;
     readonly paystack: { readonly secretKey: string; readonly apiUrl: string; readonly callbackUrl: string | null } | null;
     readonly reconcileAfterMs: number;
+  };
+  readonly live: {
+    readonly intervalMs: number;
+    readonly deliveriesPerSecond: number;
+    readonly maxConnectionsPerIp: number;
+    readonly maxWatchesPerSocket: number;
   };
   readonly purchases: {
     readonly holdTtlMs: number;
@@ -238,6 +249,12 @@ export function loadConfig(raw: RawEnv = process.env): Config {
         ? { secretKey: e.PAYSTACK_SECRET_KEY, apiUrl: e.PAYSTACK_API_URL, callbackUrl: e.PAYSTACK_CALLBACK_URL ?? null }
         : null,
       reconcileAfterMs: e.PAYMENT_RECONCILE_AFTER_SECONDS * 1000,
+    },
+    live: {
+      intervalMs: e.LIVE_INTERVAL_MS,
+      deliveriesPerSecond: e.LIVE_DELIVERIES_PER_SECOND,
+      maxConnectionsPerIp: e.LIVE_MAX_CONNECTIONS_PER_IP,
+      maxWatchesPerSocket: e.LIVE_MAX_WATCHES_PER_SOCKET,
     },
     purchases: {
       holdTtlMs: e.HOLD_TTL_SECONDS * 1000,

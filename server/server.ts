@@ -7,8 +7,9 @@ import type { App } from './http/types.ts';
 import { createCatalog } from './catalog/index.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
+import { createLive, type Live } from './live/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
-import { createPurchases, type Purchases } from './purchases/index.ts';
+import { createPurchases, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
 
@@ -24,6 +25,7 @@ export interface StartOptions {
 
 export interface RunningServer {
   app: App;
+  live: Live;
   purchases: Purchases;
   /** Every guarded route with its authorization policy. */
   routes: RouteEntry[];
@@ -54,7 +56,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     : createOutboxMailer(sql);
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
-  const purchases = createPurchases({ config, sql, redis, log, queues });
+  const live = createLive({ config, redis, log });
+  const purchases = createPurchases({ config, sql, redis, log, queues, live });
   const catalog = createCatalog({ sql, heldCount: purchases.heldCount, seatStates: purchases.seatStates, onEventCancelled: (eventId) => purchases.refunds.enqueueEvent(eventId) });
 
   const { app, routes } = await buildAppWithRoutes({
@@ -73,6 +76,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     readiness: readinessChecks({ sql, redis, migrations }),
   });
 
+  live.attach({
+    httpServer: app.server,
+    sql,
+    inventory: purchases.inventory,
+    seatStates: purchases.seatStates,
+    authenticate: identity.authenticate,
+    rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, purchases.inventory, eventId, { onlyIfMissing: true })),
+  });
+  // Sockets first: open WebSockets would otherwise keep the HTTP server from closing.
+  lifecycle.add({ name: 'live sockets', run: () => live.close() });
   lifecycle.add({ name: 'http', run: () => app.close() });
   lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });
@@ -89,5 +102,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   purchases.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });
-  return { app, routes, url, sql, redis, lifecycle, purchases };
+  return { app, routes, url, sql, redis, lifecycle, purchases, live };
 }

@@ -19,6 +19,8 @@ export interface EffectDeps {
   /** How long Redis keeps a hold past its deadline if every release were lost. */
   holdGraceMs: number;
   now?: () => number;
+  /** An event's availability changed (counts, and these seats): live watchers are told. */
+  onAvailabilityChanged?: (eventId: string, seats: [string, 'free' | 'held' | 'sold'][]) => void;
   /** Called once a hold is placed: schedules its durable expiry. */
   onHoldPlaced?: (purchaseId: string, deadline: Date) => Promise<void>;
   /** Rebuilds an event's counts when Redis has none (first sale, or after a flush). */
@@ -44,7 +46,27 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
     return place();
   }
 
+  const seatsOf = (items: readonly PurchaseItem[], state: 'free' | 'held' | 'sold'): [string, typeof state][] =>
+    items.flatMap((i) => (i.seatIds ?? []).map((seat): [string, typeof state] => [seat, state]));
+  const changed = (eventId: string, seats: [string, 'free' | 'held' | 'sold'][] = []) => deps.onAvailabilityChanged?.(eventId, seats);
+
   return async (purchaseId: string, step: string, effect: Effect): Promise<PurchaseEvent | null> => {
+    const event = await run(purchaseId, step, effect);
+    // What moved in the inventory, for live watchers (after the effect, whatever it answered).
+    if (effect.type === 'placeHold' && event?.type === 'hold.placed') changed(effect.params.eventId, seatsOf(effect.params.items, 'held'));
+    if (effect.type === 'releaseHold') changed(effect.params.eventId, seatsOf(await itemsOf(deps.sql, purchaseId), 'free'));
+    if (effect.type === 'issueTickets' && event?.type === 'tickets.issued') changed(effect.params.eventId, seatsOf(effect.params.items, 'sold'));
+    if (effect.type === 'revokeTickets') changed(effect.params.eventId, await voidedSeats(purchaseId, effect.params.requestId));
+    return event;
+  };
+
+  async function voidedSeats(purchaseId: string, requestId: string): Promise<[string, 'free'][]> {
+    const rows = await deps.sql<{ seat_id: string }[]>`
+      select seat_id::text from tickets where purchase_id = ${purchaseId} and voided_by_step = ${requestId} and seat_id is not null`;
+    return rows.map((r) => [r.seat_id, 'free']);
+  }
+
+  async function run(purchaseId: string, step: string, effect: Effect): Promise<PurchaseEvent | null> {
     switch (effect.type) {
       case 'placeHold': {
         const result = await placeHold(purchaseId, effect.params.eventId, effect.params.items, deps.holdTtlMs);
@@ -90,5 +112,5 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
         deps.log.info({ purchaseId, kind: effect.params.kind }, 'purchase notification');
         return null;
     }
-  };
+  }
 }

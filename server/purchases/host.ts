@@ -56,7 +56,15 @@ interface OutboxRow {
 
 const tracer = trace.getTracer('boxoffice.purchases');
 
-export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; log: Logger }) {
+export interface HostDeps {
+  sql: Sql;
+  runEffect: EffectRunner;
+  log: Logger;
+  /** After a transition is committed (live buyer updates). Must not throw. */
+  onTransition?: (purchaseId: string, step: PurchaseStep, version: number, holdDeadline: Date | null) => void;
+}
+
+export function createPurchaseHost(deps: HostDeps) {
   const { sql } = deps;
 
   /** Writes a step: snapshot, transition row, outbox rows. Returns the outbox rows to run. */
@@ -149,7 +157,10 @@ export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; lo
         }
         return { view: { id: purchaseId, state: step.to, version, holdDeadline: deadline }, changed: true, pending, step };
       }).then((result) => {
-        if ('step' in result) noteTransition(purchaseId, result.step, event.type);
+        if ('step' in result) {
+          noteTransition(purchaseId, result.step, event.type);
+          deps.onTransition?.(purchaseId, result.step, result.view.version, result.view.holdDeadline);
+        }
         return result;
       }),
     );
@@ -193,7 +204,10 @@ export function createPurchaseHost(deps: { sql: Sql; runEffect: EffectRunner; lo
         const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
         return { id: request.purchaseId, pending };
       });
-      if (result.id === request.purchaseId) noteTransition(request.purchaseId, first, 'purchase.created');
+      if (result.id === request.purchaseId) {
+        noteTransition(request.purchaseId, first, 'purchase.created');
+        deps.onTransition?.(request.purchaseId, first, 1, null);
+      }
       return result;
     });
     await drain(created.id, created.pending);

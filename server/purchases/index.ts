@@ -1,6 +1,7 @@
 // Purchases: the durable purchase actors, their effects and timers, and their API. Wires the
 // inventory, the payment provider and the queues together for one node.
 import type { Config } from '../config.ts';
+import type { Live } from '../live/index.ts';
 import type { App } from '../http/types.ts';
 import { createInventory } from '../inventory/index.ts';
 import type { QueueSettings } from '../jobs/index.ts';
@@ -19,6 +20,7 @@ import {
   type PaymentProvider,
   type Payments,
 } from '../payments/index.ts';
+import type { PurchaseStep } from '../../machines/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
 import { createEffectRunner } from './effects.ts';
@@ -39,6 +41,8 @@ export interface PurchasesDeps {
   redis: Redis;
   log: Logger;
   queues: QueueSettings;
+  /** Live watchers and buyers (Socket.IO); told of availability and purchase changes. */
+  live?: Pick<Live, 'changed' | 'purchaseChanged'>;
 }
 
 /**
@@ -48,7 +52,7 @@ export interface PurchasesDeps {
  */
 const RECONCILE_EVERY_SWEEPS = 10;
 
-export function createPurchases({ config, sql, redis, log, queues }: PurchasesDeps) {
+export function createPurchases({ config, sql, redis, log, queues, live }: PurchasesDeps) {
   const inventory = createInventory(redis, config.redis.keyPrefix);
   const paymentEvents = createPaymentEventQueue(queues, redis);
   // The sandbox reports through the payments service, which is built around the chosen provider.
@@ -64,6 +68,18 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
   const host = createPurchaseHost({
     sql,
     log,
+    ...(live
+      ? {
+          onTransition: (purchaseId: string, step: PurchaseStep, version: number, holdDeadline: Date | null) =>
+            live.purchaseChanged(step.snapshot.context.customerId, {
+              purchaseId,
+              eventId: step.snapshot.context.eventId,
+              state: step.to,
+              version,
+              holdExpiresAt: holdDeadline?.toISOString() ?? null,
+            }),
+        }
+      : {}),
     runEffect: createEffectRunner({
       sql,
       inventory,
@@ -72,6 +88,7 @@ export function createPurchases({ config, sql, redis, log, queues }: PurchasesDe
       holdTtlMs: config.purchases.holdTtlMs,
       holdGraceMs: config.purchases.holdGraceMs,
       onHoldPlaced: (purchaseId, deadline) => timers.schedule(purchaseId, deadline),
+      ...(live ? { onAvailabilityChanged: (eventId: string, seats: [string, 'free' | 'held' | 'sold'][]) => live.changed(eventId, seats) } : {}),
       rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true })),
     }),
   });

@@ -1,0 +1,268 @@
+// Live availability over Socket.IO. A browser `watch`es an event and gets a snapshot (counts per
+// ticket type, held and sold seats, a version), then `availability` updates: at most one per event
+// per interval per node (the interval grows with the audience to keep a node within its delivery
+// budget), versioned from one Redis counter per event so every node's updates form one sequence;
+// a client drops versions it has seen and re-syncs from a snapshot after a gap. Seats travel as
+// diffs. Nodes share rooms through the Redis Streams adapter (which also keeps connection state
+// recovery working). A signed-in buyer also gets their own purchases' state changes.
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Server, type Socket } from 'socket.io';
+import { z } from 'zod';
+import type { SeatStates } from '../catalog/index.ts';
+import type { Config } from '../config.ts';
+import type { Principal } from '../identity/index.ts';
+import type { Inventory } from '../inventory/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { createRedis, type Redis, type Sql } from '../store/index.ts';
+import { ChangeCoalescer, type SeatState } from './coalescer.ts';
+
+export interface PurchaseUpdate {
+  purchaseId: string;
+  eventId: string;
+  state: string;
+  version: number;
+  holdExpiresAt: string | null;
+}
+
+export interface LiveAttachDeps {
+  httpServer: HttpServer;
+  sql: Sql;
+  inventory: Inventory;
+  seatStates: SeatStates;
+  authenticate: (authorization: string | undefined) => Promise<Principal>;
+  /** Fills Redis counts that are missing (a new event, or after a flush). */
+  rebuildCounts: (eventId: string) => Promise<void>;
+}
+
+const watchSchema = z.object({ eventId: z.guid() }).strict();
+/** A socket whose outgoing buffer holds more than this many packets is not reading: it is dropped. */
+const SLOW_CONSUMER_PACKETS = 500;
+/** Per socket: a burst of this many messages, refilled at this many per second. */
+const MESSAGE_BURST = 20;
+const MESSAGES_PER_SECOND = 10;
+const SNAPSHOT_CACHE_MS = 250;
+
+/** Packets engine.io holds for a socket that it could not write yet (its public API has no getter). */
+const pendingPackets = (socket: Socket): number => (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+
+export function createLive({ config, redis, log }: { config: Config; redis: Redis; log: Logger }) {
+  const coalescer = new ChangeCoalescer();
+  const lastFlush = new Map<string, number>();
+  const connectionsPerIp = new Map<string, number>();
+  const typesCache = new Map<string, { at: number; ids: Promise<string[]> }>();
+  const snapshotCache = new Map<string, { at: number; version: number; snapshot: Promise<object | null> }>();
+  const versionKey = (eventId: string) => `${config.redis.keyPrefix}:{ev:${eventId}}:live-version`;
+  let io: Server | null = null;
+  let deps: LiveAttachDeps | null = null;
+  let adapterRedis: Redis | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  let flushing: Promise<void> | null = null;
+  const stats = { flushes: 0, messages: 0 };
+
+  const room = (eventId: string) => `event:${eventId}`;
+  const localWatchers = (eventId: string) => io?.sockets.adapter.rooms.get(room(eventId))?.size ?? 0;
+  /** The interval an event's updates wait: the base, or longer when its audience would exceed the budget. */
+  const intervalFor = (eventId: string) => Math.max(config.live.intervalMs, (localWatchers(eventId) * 1000) / config.live.deliveriesPerSecond);
+
+  async function ticketTypesOf(eventId: string): Promise<string[]> {
+    const cached = typesCache.get(eventId);
+    if (cached && Date.now() - cached.at < 5_000) return cached.ids;
+    const ids = deps!.sql<{ id: string }[]>`select id from ticket_types where event_id = ${eventId} order by sort_order, name`.then((rows) =>
+      rows.map((r) => r.id),
+    );
+    typesCache.set(eventId, { at: Date.now(), ids });
+    return ids;
+  }
+
+  async function counts(eventId: string): Promise<Record<string, number>> {
+    const ids = await ticketTypesOf(eventId);
+    let found = await deps!.inventory.available(eventId, ids);
+    if (Object.values(found).some((n) => n === null)) {
+      await deps!.rebuildCounts(eventId);
+      found = await deps!.inventory.available(eventId, ids);
+    }
+    return Object.fromEntries(Object.entries(found).map(([id, n]) => [id, n ?? 0]));
+  }
+
+  /** `version` was read before the state: any update after it carries a higher one and applies on top. */
+  async function snapshot(eventId: string, version: number): Promise<object | null> {
+    const [event] = await deps!.sql<{ status: string }[]>`select status from events where id = ${eventId}`;
+    if (!event || event.status === 'draft') return null;
+    const [available, seats] = await Promise.all([counts(eventId), deps!.seatStates(eventId)]);
+    return { eventId, version, counts: available, seats: { held: [...seats.held], sold: [...seats.sold] } };
+  }
+
+  /** Many watchers arriving together share one snapshot read, as long as no update went out since. */
+  async function cachedSnapshot(eventId: string): Promise<object | null> {
+    const version = Number((await redis.get(versionKey(eventId))) ?? 0);
+    const cached = snapshotCache.get(eventId);
+    if (cached && cached.version === version && Date.now() - cached.at < SNAPSHOT_CACHE_MS) return cached.snapshot;
+    const fresh = snapshot(eventId, version);
+    snapshotCache.set(eventId, { at: Date.now(), version, snapshot: fresh });
+    fresh.catch(() => snapshotCache.delete(eventId));
+    return fresh;
+  }
+
+  async function flush(): Promise<void> {
+    if (!io || !deps) return;
+    const now = Date.now();
+    const due = coalescer.take((eventId) => now - (lastFlush.get(eventId) ?? 0) >= intervalFor(eventId));
+    for (const { eventId, seats } of due) {
+      lastFlush.set(eventId, now);
+      snapshotCache.delete(eventId);
+      const version = await redis.incr(versionKey(eventId));
+      const update = { eventId, version, counts: await counts(eventId), seats };
+      io.to(room(eventId)).emit('availability', update);
+      stats.flushes++;
+      stats.messages += localWatchers(eventId);
+    }
+  }
+
+  function limiter() {
+    let tokens = MESSAGE_BURST;
+    let at = Date.now();
+    return () => {
+      const now = Date.now();
+      tokens = Math.min(MESSAGE_BURST, tokens + ((now - at) / 1000) * MESSAGES_PER_SECOND);
+      at = now;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    };
+  }
+
+  function onConnection(socket: Socket): void {
+    const ip = socket.handshake.address;
+    const allow = limiter();
+    const refuse = (code: string, message: string) => socket.emit('live_error', { code, message });
+    let cut = false;
+    const guard = (): boolean => {
+      if (cut) return false;
+      if (allow()) return true;
+      cut = true;
+      refuse('rate_limited', 'too many messages; disconnected');
+      // Let the notice leave before the connection closes.
+      setTimeout(() => socket.disconnect(true), 50).unref();
+      return false;
+    };
+    socket.on('disconnect', () => {
+      const left = (connectionsPerIp.get(ip) ?? 1) - 1;
+      if (left <= 0) connectionsPerIp.delete(ip);
+      else connectionsPerIp.set(ip, left);
+    });
+    const user = socket.data as { userId?: string };
+    if (user.userId) void socket.join(`user:${user.userId}`);
+
+    socket.on('watch', (payload: unknown, ack?: unknown) => {
+      if (!guard()) return;
+      const reply = typeof ack === 'function' ? (ack as (body: unknown) => void) : (body: unknown) => socket.emit('snapshot', body);
+      const parsed = watchSchema.safeParse(payload);
+      if (!parsed.success) return reply({ error: { code: 'validation_failed', message: 'watch needs { eventId }' } });
+      const { eventId } = parsed.data;
+      const watching = [...socket.rooms].filter((r) => r.startsWith('event:'));
+      if (!socket.rooms.has(room(eventId)) && watching.length >= config.live.maxWatchesPerSocket) {
+        return reply({ error: { code: 'conflict', message: `watch at most ${config.live.maxWatchesPerSocket} events at once` } });
+      }
+      cachedSnapshot(eventId)
+        .then(async (snap) => {
+          if (!snap) return reply({ error: { code: 'not_found', message: 'event not found' } });
+          await socket.join(room(eventId));
+          reply(snap);
+        })
+        .catch((err: unknown) => {
+          log.warn({ err, eventId }, 'live snapshot failed');
+          reply({ error: { code: 'service_unavailable', message: 'try again' } });
+        });
+    });
+
+    socket.on('unwatch', (payload: unknown) => {
+      if (!guard()) return;
+      const parsed = watchSchema.safeParse(payload);
+      if (parsed.success) void socket.leave(room(parsed.data.eventId));
+    });
+  }
+
+  return {
+    /** An event's availability changed; seats named here go out as a diff. */
+    changed(eventId: string, seats: Iterable<readonly [string, SeatState]> = []): void {
+      coalescer.note(eventId, seats);
+    },
+
+    /** A buyer's purchase moved: tell that buyer (every node, every tab). */
+    purchaseChanged(customerId: string, update: PurchaseUpdate): void {
+      io?.to(`user:${customerId}`).emit('purchase', update);
+    },
+
+    stats: () => ({ ...stats, sockets: io?.sockets.sockets.size ?? 0 }),
+
+    attach(attachDeps: LiveAttachDeps): Server {
+      deps = attachDeps;
+      adapterRedis = createRedis({ url: config.redis.url, role: 'worker', name: 'boxoffice-live' });
+      const allowed = new Set(config.http.corsOrigins);
+      io = new Server(attachDeps.httpServer, {
+        path: '/socket.io',
+        serveClient: false,
+        maxHttpBufferSize: 4 * 1024,
+        cors: { origin: [...allowed], credentials: false },
+        connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
+        adapter: createAdapter(adapterRedis, { streamName: `${config.redis.keyPrefix}:live`, maxLen: 10_000 }),
+        allowRequest: (req, callback) => {
+          const origin = req.headers.origin;
+          if (origin && !allowed.has(origin)) return callback('origin not allowed', false);
+          const ip = req.socket.remoteAddress ?? 'unknown';
+          const open = connectionsPerIp.get(ip) ?? 0;
+          if (open >= config.live.maxConnectionsPerIp) return callback('too many connections from this address', false);
+          callback(null, true);
+        },
+      });
+      io.use((socket, next) => {
+        const ip = socket.handshake.address;
+        connectionsPerIp.set(ip, (connectionsPerIp.get(ip) ?? 0) + 1);
+        const token = (socket.handshake.auth as { token?: unknown }).token;
+        if (typeof token !== 'string' || token === '') return next();
+        attachDeps
+          .authenticate(`Bearer ${token}`)
+          .then((principal) => {
+            if (principal.kind === 'user') (socket.data as { userId?: string }).userId = principal.userId;
+            next();
+          })
+          .catch(() => {
+            const left = (connectionsPerIp.get(ip) ?? 1) - 1;
+            connectionsPerIp.set(ip, left);
+            next(new Error('unauthorized'));
+          });
+      });
+      io.on('connection', onConnection);
+
+      const tick = () => {
+        flushing ??= flush()
+          .catch((err: unknown) => log.warn({ err }, 'live flush failed'))
+          .finally(() => (flushing = null));
+      };
+      timers.push(setInterval(tick, Math.max(10, Math.floor(config.live.intervalMs / 2))));
+      // Sockets that stopped reading are dropped, so they cannot hold the node's memory.
+      timers.push(
+        setInterval(() => {
+          for (const socket of io?.sockets.sockets.values() ?? []) {
+            if (pendingPackets(socket) > SLOW_CONSUMER_PACKETS) socket.disconnect(true);
+          }
+        }, 1_000),
+      );
+      for (const t of timers) t.unref();
+      return io;
+    },
+
+    async close(): Promise<void> {
+      for (const t of timers) clearInterval(t);
+      await flushing;
+      if (io) {
+        io.disconnectSockets(true);
+        await new Promise<void>((resolve) => io!.close(() => resolve()));
+      }
+      adapterRedis?.disconnect();
+    },
+  };
+}
+
+export type Live = ReturnType<typeof createLive>;
