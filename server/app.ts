@@ -14,6 +14,7 @@ import { registerPolicies, type Authenticate, type RouteEntry } from './http/pol
 import { registerRateLimits, type RateLimitSettings } from './http/rate-limits.ts';
 import { registerSecurity } from './http/security.ts';
 import type { App } from './http/types.ts';
+import { registerWebClient } from './http/web-client.ts';
 import { registerHealthRoutes, type Logger, type ReadinessCheck } from './observability/index.ts';
 
 export const PACKAGE_VERSION: string = (
@@ -27,6 +28,8 @@ export interface AppDeps {
   isShuttingDown: () => boolean;
   /** Turns the Authorization header into a principal (identity's); default: anonymous only. */
   authenticate?: Authenticate;
+  /** The built web client to serve at `/` (absent: no web client, e.g. in API-only tests). */
+  webClientDir?: string;
   /** Shared Redis-backed rate limits; without them (some unit tests) no limits apply. */
   rateLimits?: RateLimitSettings;
   /** Extra route plugins mounted under /api/v1 (capabilities; tests add their own). */
@@ -120,5 +123,6 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
     },
     { prefix: '/api/v1' },
   );
+  if (deps.webClientDir) await registerWebClient(app, deps.webClientDir);
   return { app, routes };
 }

@@ -1,5 +1,6 @@
 // Wires one running node: stores -> app -> listen -> signal handlers. main.ts and the dev
 // launcher both call startServer; tests call it too, with their own exit().
+import { fileURLToPath } from 'node:url';
 import { buildAppWithRoutes, type AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { RouteEntry } from './http/policy.ts';
@@ -13,7 +14,12 @@ import { createPurchases, rebuildAvailability, type Purchases } from './purchase
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
 
+/** Where `npm run build` puts the web client. */
+export const WEB_CLIENT_DIR = fileURLToPath(new URL('../clients/web/dist', import.meta.url));
+
 export interface StartOptions {
+  /** The built web client served at `/` (default: clients/web/dist). */
+  webClientDir?: string;
   log?: Logger;
   /** Run after the server and its pools are closed (e.g. stop the local stack). */
   afterClose?: readonly ShutdownStep[];
@@ -74,6 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
     apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
+    webClientDir: options.webClientDir ?? WEB_CLIENT_DIR,
   });
 
   live.attach({

@@ -1,10 +1,11 @@
 // npm start: the whole system on one machine. Brings up local PostgreSQL and Redis when
-// DATABASE_URL / REDIS_URL are unset, migrates, seeds the demo on-sale, serves, and on
+// DATABASE_URL / REDIS_URL are unset, migrates, seeds the demo on-sale, builds the web client, serves, and on
 // Ctrl-C / SIGTERM stops the server and everything it started.
 import { seedDemo } from '../catalog/index.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { startServer } from '../server.ts';
 import { createPostgres, migrateUp } from '../store/index.ts';
+import { buildWebClient } from './build-web.ts';
 import { cliLog, resolveServiceUrls } from './local-env.ts';
 
 const { env, stop } = await resolveServiceUrls({ postgres: true, redis: true });
@@ -19,11 +20,14 @@ try {
   } finally {
     await sql.end({ timeout: 5 });
   }
+  await buildWebClient();
+  cliLog.info('web client built');
   const { url } = await startServer(config, { afterClose: [{ name: 'local stack', run: stop }] });
   const base = config.http.publicUrl.startsWith('http') ? config.http.publicUrl : url;
   const lines = [
     '',
     'boxoffice is up.',
+    `  buyer's page   ${base}/`,
     `  API            ${base}/api/v1`,
     `  readiness      ${base}/health/ready`,
     ...(config.http.apiDocs ? [`  API docs       ${base}/docs`] : []),

@@ -33,8 +33,8 @@ export interface RouteEntry {
   policy: Policy;
 }
 
-/** Routes outside the API that need no policy: health probes and the development docs. */
-const UNGUARDED = [/^\/health\//, /^\/docs(\/|$)/];
+/** Routes outside the API that need no policy: health probes, the development docs, the web client's files. */
+const UNGUARDED = [/^\/health\//, /^\/docs(\/|$)/, /^\/$/, /^\/index\.html$/, /^\/assets\/[\w.-]+$/];
 
 export function allows(policy: Policy, principal: Principal): boolean {
   switch (policy) {

@@ -43,6 +43,14 @@ const MESSAGE_BURST = 20;
 const MESSAGES_PER_SECOND = 10;
 const SNAPSHOT_CACHE_MS = 250;
 
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 /** Packets engine.io holds for a socket that it could not write yet (its public API has no getter). */
 const pendingPackets = (socket: Socket): number => (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
 
@@ -208,8 +216,9 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
         connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
         adapter: createAdapter(adapterRedis, { streamName: `${config.redis.keyPrefix}:live`, maxLen: 10_000 }),
         allowRequest: (req, callback) => {
+          // The page's own origin (the web client served by this server) or one on the allowlist.
           const origin = req.headers.origin;
-          if (origin && !allowed.has(origin)) return callback('origin not allowed', false);
+          if (origin && !allowed.has(origin) && !sameOrigin(origin, req.headers.host)) return callback('origin not allowed', false);
           const ip = req.socket.remoteAddress ?? 'unknown';
           const open = connectionsPerIp.get(ip) ?? 0;
           if (open >= config.live.maxConnectionsPerIp) return callback('too many connections from this address', false);

@@ -23,8 +23,7 @@ export async function rebuildAvailability(
       select (item->>'ticketTypeId')::uuid as ticket_type_id, sum((item->>'quantity')::int) as held
       from purchases p, jsonb_array_elements(p.snapshot->'context'->'items') item
       where p.event_id = ${eventId} and p.state in ${sql(HOLDING_STATES)}
-        and (p.state <> 'reserving' or exists (
-          select 1 from purchase_outbox o where o.purchase_id = p.id and o.effect = 'placeHold' and o.done_at is not null))
+        and ${holdPlaced(sql)}
       group by 1
     ) h on h.ticket_type_id = t.id
     where t.event_id = ${eventId}`;
@@ -33,6 +32,10 @@ export async function rebuildAvailability(
   await restoreSeatsAndFence(sql, inventory, eventId);
   return counts;
 }
+
+/** A purchase still reserving holds nothing until its placeHold effect has run (see above). */
+const holdPlaced = (sql: Sql) => sql`(p.state <> 'reserving' or exists (
+  select 1 from purchase_outbox o where o.purchase_id = p.id and o.effect = 'placeHold' and o.done_at is not null))`;
 
 /** Sold and held seats, and the fencing counter, put back where Redis lost them. */
 async function restoreSeatsAndFence(sql: Sql, inventory: Inventory, eventId: string): Promise<void> {
@@ -46,7 +49,7 @@ async function restoreSeatsAndFence(sql: Sql, inventory: Inventory, eventId: str
     from purchases p
     cross join lateral jsonb_array_elements(p.snapshot->'context'->'items') item
     cross join lateral jsonb_array_elements_text(coalesce(item->'seatIds', '[]'::jsonb)) seat(id)
-    where p.event_id = ${eventId} and p.state in ${sql(HOLDING_STATES)}`;
+    where p.event_id = ${eventId} and p.state in ${sql(HOLDING_STATES)} and ${holdPlaced(sql)}`;
   await inventory.restore(eventId, {
     fenceAtLeast: Number(fence?.max ?? 0),
     seats: [

@@ -201,11 +201,23 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       '/purchases/:purchaseId',
       {
         config: { policy: 'user' },
-        schema: { tags, summary: 'A purchase with its history', params, response: { 200: purchaseSchema.extend({ history: z.array(transitionSchema) }) } },
+        schema: {
+          tags,
+          summary: 'A purchase with its history and its tickets (codes for the QR)',
+          params,
+          response: {
+            200: purchaseSchema.extend({
+              history: z.array(transitionSchema),
+              tickets: z.array(z.object({ id: z.string(), code: z.string(), ticketTypeId: z.string(), seatId: z.string().nullable(), status: z.string() })),
+            }),
+          },
+        },
       },
       async (request) => {
         const row = await visible(request, request.params.purchaseId);
-        return { ...(await present(row)), history: await history(row.id) };
+        const tickets = await sql<{ id: string; code: string; ticketTypeId: string; seatId: string | null; status: string }[]>`
+          select id, code, ticket_type_id as "ticketTypeId", seat_id::text as "seatId", status from tickets where purchase_id = ${row.id} order by issued_at, id`;
+        return { ...(await present(row)), history: await history(row.id), tickets };
       },
     );
 
