@@ -7,6 +7,7 @@ export const SEAT_STATE_INDEX: Readonly<Record<SeatState, number>> = { free: 0, 
 
 export class ChangeCoalescer {
   #pending = new Map<string, Map<string, SeatState>>();
+  #since = new Map<string, number>();
 
   /** Records that `eventId` changed; seats named here travel as a diff (last state wins). */
   note(eventId: string, seats: Iterable<readonly [string, SeatState]> = []): void {
@@ -14,17 +15,22 @@ export class ChangeCoalescer {
     if (!changes) {
       changes = new Map();
       this.#pending.set(eventId, changes);
+      this.#since.set(eventId, Date.now());
     }
     for (const [seatId, state] of seats) changes.set(seatId, state);
   }
 
-  /** The events that changed, each with its seat diff as [seatId, stateIndex] pairs; clears them. */
-  take(ready: (eventId: string) => boolean = () => true): { eventId: string; seats: [string, number][] }[] {
-    const out: { eventId: string; seats: [string, number][] }[] = [];
+  /**
+   * The events that changed, each with its seat diff as [seatId, stateIndex] pairs and the time of
+   * its oldest change gathered (`since`, epoch ms); clears them.
+   */
+  take(ready: (eventId: string) => boolean = () => true): { eventId: string; since: number; seats: [string, number][] }[] {
+    const out: { eventId: string; since: number; seats: [string, number][] }[] = [];
     for (const [eventId, changes] of this.#pending) {
       if (!ready(eventId)) continue;
-      out.push({ eventId, seats: [...changes].map(([seat, state]) => [seat, SEAT_STATE_INDEX[state]]) });
+      out.push({ eventId, since: this.#since.get(eventId) ?? Date.now(), seats: [...changes].map(([seat, state]) => [seat, SEAT_STATE_INDEX[state]]) });
       this.#pending.delete(eventId);
+      this.#since.delete(eventId);
     }
     return out;
   }

@@ -116,11 +116,13 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
     if (!io || !deps) return;
     const now = Date.now();
     const due = coalescer.take((eventId) => now - (lastFlush.get(eventId) ?? 0) >= intervalFor(eventId));
-    for (const { eventId, seats } of due) {
+    for (const { eventId, since, seats } of due) {
       lastFlush.set(eventId, now);
       snapshotCache.delete(eventId);
       const version = await redis.incr(versionKey(eventId));
-      const update = { eventId, version, counts: await counts(eventId), seats };
+      // `since`: when the oldest change in this update happened (clients may show staleness; the
+      // load test measures change-to-screen time with it).
+      const update = { eventId, version, since, counts: await counts(eventId), seats };
       io.to(room(eventId)).emit('availability', update);
       stats.flushes++;
       stats.messages += localWatchers(eventId);
