@@ -149,13 +149,13 @@ describe('live availability', () => {
   it('a dropped connection recovers its session and the updates it missed', async () => {
     const sale = await saleEvent(db.sql, organizer.id, { capacity: 10 });
     const socket = track(connect(a.url, { transports: ['websocket'], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 200 }));
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const watcher = await watch(socket, sale.eventId);
     // Socket.IO only offers recovery to sessions that have seen at least one packet with an offset.
     await buy(a.api, buyers[26]!, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 1 }] });
     await expect.poll(() => view(watcher.snapshot, watcher.updates).counts[sale.ga], { timeout: 1_000 }).toBe(9);
 
-    const reconnected = new Promise((resolve) => socket.once('connect', resolve));
+    const reconnected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.io.engine.close(); // the network drops
     await buy(b.api, buyers[27]!, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 2 }] });
     await reconnected;
