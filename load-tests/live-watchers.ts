@@ -10,11 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { io } from 'socket.io-client';
-import { loadConfig } from '../server/config.ts';
-import { createAccessTokens, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../server/identity/index.ts';
-import { startLocalStack } from '../server/local/index.ts';
 import { startServer } from '../server/server.ts';
-import { createPostgres, migrateUp } from '../server/store/index.ts';
+import { benchEvent, benchPeople, startBenchStack } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -106,34 +103,16 @@ const once = <T>(proc: ChildProcess, key: string): Promise<T> =>
 async function main(): Promise<void> {
   const socketsWanted = clamp(values.sockets, 1, 20_000);
   const holds = clamp(values.holds, 1, 100_000);
-  const stack = await startLocalStack({ profile: 'test', postgres: true, redis: true, log: () => {} });
+  const bench = await startBenchStack({ LIVE_MAX_CONNECTIONS_PER_IP: String(socketsWanted + 100) });
+  const { sql, config } = bench;
   try {
-    const sql = createPostgres({ url: stack.postgres!.url, poolMax: 2 });
-    await migrateUp(sql);
-    const config = loadConfig({
-      NODE_ENV: 'development',
-      DATABASE_URL: stack.postgres!.url,
-      REDIS_URL: stack.redis!.url,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      RATE_LIMIT_GLOBAL_PER_MINUTE: '10000000',
-      RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: '10000000',
-      MAX_TICKETS_PER_CUSTOMER_PER_EVENT: '1000',
-      LIVE_MAX_CONNECTIONS_PER_IP: String(socketsWanted + 100),
-    });
     const server = await startServer(config, { log: pino({ level: 'silent' }), handleSignals: false, exit: () => {} });
-    const users = await sql<{ id: string }[]>`
-      insert into users (email, email_verified_at) select 'live-' || n || '@example.com', now() from generate_series(1, 200) n returning id`;
-    const signer = createAccessTokens({ secret: config.auth.jwtSecret, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, ttlSeconds: 3600 });
-    const tokens = await Promise.all(users.map(async (u) => (await signer.sign({ userId: u.id, sessionId: randomUUID(), role: 'customer' })).token));
-    const [event] = await sql<{ id: string }[]>`
-      insert into events (organizer_id, slug, title, timezone, starts_at, ends_at, sales_start_at, sales_end_at, status, published_at)
-      values (${users[0]!.id}, 'live-bench', 'Live bench', 'UTC', now() + interval '30 days', now() + interval '31 days',
-              now() - interval '1 minute', now() + interval '29 days', 'published', now()) returning id`;
-    const capacity = holds;
-    const [type] = await sql<{ id: string }[]>`
-      insert into ticket_types (event_id, name, kind, price_minor, currency, capacity) values (${event!.id}, 'GA', 'general', 1000, 'EUR', ${capacity}) returning id`;
-    const common = ['--url', server.url, '--event', event!.id, '--type', type!.id];
+    const people = await benchPeople(sql, config, 200);
+    const tokens = people.tokens;
+    const sale = await benchEvent(sql, people.organizerId, holds);
+    const event = { id: sale.eventId };
+    const type = { id: sale.ticketTypeId };
+    const common = ['--url', server.url, '--event', event.id, '--type', type.id];
 
     const memBefore = process.memoryUsage().rss;
     const groups = [Math.ceil(socketsWanted / 2), Math.floor(socketsWanted / 2)].filter((n) => n > 0);
@@ -170,10 +149,9 @@ async function main(): Promise<void> {
     out(`messages sent: ${statsAfter.messages - statsBefore.messages} in ${(wall / 1000).toFixed(1)} s -> ${(((statsAfter.messages - statsBefore.messages) / wall) * 1000).toFixed(0)}/s; ${statsAfter.flushes - statsBefore.flushes} flushes`);
     out(`server process CPU during the storm: ${(((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(0)}% of one core (includes the node's HTTP, PostgreSQL and Redis client work)`);
     out(`server memory: rss +${((memAfter - memBefore) / 1024 / 1024).toFixed(0)} MiB for ${socketsWanted} sockets (${perThousand(memAfter - memBefore)} per 1,000)`);
-    await sql.end();
     await server.lifecycle.shutdown('load test over');
   } finally {
-    await stack.stop();
+    await bench.stop();
   }
   process.exit(0);
 }

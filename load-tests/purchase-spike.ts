@@ -9,11 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig } from '../server/config.ts';
-import { createAccessTokens, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../server/identity/index.ts';
-import { startLocalStack } from '../server/local/index.ts';
 import { startServer, type RunningServer } from '../server/server.ts';
-import { createPostgres, migrateUp } from '../server/store/index.ts';
+import { benchEvent, benchPeople, startBenchStack } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,45 +59,23 @@ function report(label: string, results: { ms: number; status: number }[], elapse
   return ok;
 }
 
-const stack = await startLocalStack({ profile: 'test', postgres: true, redis: true, log: () => {} });
+const bench = await startBenchStack({ POSTGRES_POOL_MAX: '10' });
+const { sql, config } = bench;
 const servers: RunningServer[] = [];
 let failed = false;
 try {
-  const sql = createPostgres({ url: stack.postgres!.url, poolMax: 4 });
-  await migrateUp(sql);
-  const config = loadConfig({
-    NODE_ENV: 'development',
-    DATABASE_URL: stack.postgres!.url,
-    REDIS_URL: stack.redis!.url,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_GLOBAL_PER_MINUTE: '10000000',
-    RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: '10000000',
-    MAX_TICKETS_PER_CUSTOMER_PER_EVENT: '1000',
-    POSTGRES_POOL_MAX: '10',
-  });
   for (let i = 0; i < 2; i++) servers.push(await startServer(config, { log: pino({ level: 'silent' }), handleSignals: false, exit: () => {} }));
-
-  const tag = randomUUID().slice(0, 8);
-  const users = await sql<{ id: string }[]>`
-    insert into users (email, role, email_verified_at)
-    select ${`spike-${tag}-`} || n || '@example.com', 'customer', now() from generate_series(1, ${buyerCount + 1}) n returning id`;
-  const signer = createAccessTokens({ secret: config.auth.jwtSecret, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, ttlSeconds: 3600 });
-  const tokens = await Promise.all(users.map(async (u) => (await signer.sign({ userId: u.id, sessionId: randomUUID(), role: 'customer' })).token));
-  const [event] = await sql<{ id: string }[]>`
-    insert into events (organizer_id, slug, title, timezone, starts_at, ends_at, sales_start_at, sales_end_at, status, published_at)
-    values (${users[0]!.id}, ${`spike-${tag}`}, 'Spike', 'UTC', now() + interval '30 days', now() + interval '31 days',
-            now() - interval '1 minute', now() + interval '29 days', 'published', now()) returning id`;
-  const [type] = await sql<{ id: string }[]>`
-    insert into ticket_types (event_id, name, kind, price_minor, currency, capacity)
-    values (${event!.id}, 'Standing', 'general', 4500, 'EUR', ${capacity}) returning id`;
-  const body = JSON.stringify({ eventId: event!.id, items: [{ ticketTypeId: type!.id, quantity: 1 }] });
+  const { organizerId, tokens } = await benchPeople(sql, config, buyerCount);
+  const sale = await benchEvent(sql, organizerId, capacity);
+  const event = { id: sale.eventId };
+  const type = { id: sale.ticketTypeId };
+  const body = JSON.stringify({ eventId: event.id, items: [{ ticketTypeId: type.id, quantity: 1 }] });
 
   out(`purchase spike: ${requests} hold requests for ${capacity} tickets, ${concurrency} in flight, ${buyerCount} buyers, 2 instances`);
   const holds: { id: string; paymentId: string; token: string }[] = [];
   const started = performance.now();
   const results = await fire(requests, concurrency, async (i) => {
-    const token = tokens[1 + (i % buyerCount)]!;
+    const token = tokens[i % buyerCount]!;
     const res = await fetch(`${servers[i % 2]!.url}/api/v1/purchases`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
@@ -131,7 +106,7 @@ try {
     });
     // Payments are confirmed by the payment-events workers: wait (bounded) until every one is.
     for (let waited = 0; waited < 600; waited++) {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from purchases where event_id = ${event!.id} and state = 'confirmed'`;
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from purchases where event_id = ${event.id} and state = 'confirmed'`;
       if (row!.n >= holds.length) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -139,17 +114,16 @@ try {
   }
 
   const [check] = await sql<{ sold: number; tickets: number; live: number }[]>`
-    select (select sold from ticket_types where id = ${type!.id}) as sold,
-           (select count(*)::int from tickets where event_id = ${event!.id}) as tickets,
-           (select count(*)::int from purchases where event_id = ${event!.id} and state in ('reserving', 'held', 'paying', 'confirming')) as live`;
+    select (select sold from ticket_types where id = ${type.id}) as sold,
+           (select count(*)::int from tickets where event_id = ${event.id}) as tickets,
+           (select count(*)::int from purchases where event_id = ${event.id} and state in ('reserving', 'held', 'paying', 'confirming')) as live`;
   out(`after: sold ${check!.sold} of ${capacity}, ${check!.tickets} tickets, ${check!.live} purchases still holding`);
   if (check!.sold > capacity || check!.sold !== check!.tickets || (values.pay && check!.sold !== expected)) {
     failed = true;
     out('  PROMISE BROKEN: sold, tickets and capacity disagree');
   }
-  await sql.end();
 } finally {
   for (const server of servers) await server.lifecycle.shutdown('load test over');
-  await stack.stop();
+  await bench.stop();
 }
 process.exit(failed ? 1 : 0);

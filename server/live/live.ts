@@ -64,6 +64,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
   let io: Server | null = null;
   let deps: LiveAttachDeps | null = null;
   let adapterRedis: Redis | null = null;
+  const adapterCopies: Redis[] = [];
   const timers: NodeJS.Timeout[] = [];
   let flushing: Promise<void> | null = null;
   const stats = { flushes: 0, messages: 0 };
@@ -209,6 +210,14 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
     attach(attachDeps: LiveAttachDeps): Server {
       deps = attachDeps;
       adapterRedis = createRedis({ url: config.redis.url, role: 'worker', name: 'boxoffice-live' });
+      // The adapter makes its own copies of this connection (a blocking stream reader, a subscriber)
+      // and drops them only after its next read returns; keep them, so close() can drop them now.
+      const copy = adapterRedis.duplicate.bind(adapterRedis);
+      adapterRedis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+        const client = copy(...args);
+        adapterCopies.push(client);
+        return client;
+      }) as Redis['duplicate'];
       const allowed = new Set(config.http.corsOrigins);
       io = new Server(attachDeps.httpServer, {
         path: '/socket.io',
@@ -271,7 +280,19 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
         io.disconnectSockets(true);
         await new Promise<void>((resolve) => io!.close(() => resolve()));
       }
+      // A copy still connecting would reject the adapter's own connect() if cut now: let it finish.
+      await Promise.all(
+        adapterCopies.map((client) =>
+          client.status === 'ready' || client.status === 'end'
+            ? null
+            : new Promise<void>((resolve) => {
+                client.once('ready', () => resolve());
+                setTimeout(resolve, 1_000).unref();
+              }),
+        ),
+      );
       adapterRedis?.disconnect();
+      for (const client of adapterCopies) client.disconnect();
     },
   };
 }
