@@ -217,7 +217,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
         const client = copy(...args);
         adapterCopies.push(client);
         return client;
-      }) as Redis['duplicate'];
+      });
       const allowed = new Set(config.http.corsOrigins);
       io = new Server(attachDeps.httpServer, {
         path: '/socket.io',
@@ -284,7 +284,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
       await Promise.all(
         adapterCopies.map((client) =>
           client.status === 'ready' || client.status === 'end'
-            ? null
+            ? Promise.resolve()
             : new Promise<void>((resolve) => {
                 client.once('ready', () => resolve());
                 setTimeout(resolve, 1_000).unref();
