@@ -62,6 +62,8 @@ export const envSchema = z.object({
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like sk_test_... or sk_live_...').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, 'must look like whsec_...').optional(),
+  /** For Stripe Elements on the buyer's page (publishable, not a secret). */
+  STRIPE_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like pk_test_... or pk_live_...').optional(),
   /** Only to point the SDK at a local stand-in (tests, demos); unset means Stripe itself. */
   STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   PAYSTACK_SECRET_KEY: z.string().regex(/^sk_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like sk_test_... or sk_live_...').optional(),
@@ -117,7 +119,7 @@ export interface Config {
   };
   readonly payments: {
     readonly provider: Env['PAYMENT_PROVIDER'];
-    readonly stripe: { readonly secretKey: string; readonly webhookSecret: string; readonly apiUrl: string | null } | null;
+    readonly stripe: { readonly secretKey: string; readonly webhookSecret: string; readonly apiUrl: string | null; readonly publishableKey: string | null } | null;
     readonly paystack: { readonly secretKey: string; readonly apiUrl: string; readonly callbackUrl: string | null } | null;
     readonly reconcileAfterMs: number;
   };
@@ -243,7 +245,12 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       provider: e.PAYMENT_PROVIDER,
       stripe:
         e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET
-          ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL ?? null }
+          ? {
+              secretKey: e.STRIPE_SECRET_KEY,
+              webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+              apiUrl: e.STRIPE_API_URL ?? null,
+              publishableKey: e.STRIPE_PUBLISHABLE_KEY ?? null,
+            }
           : null,
       paystack: e.PAYSTACK_SECRET_KEY
         ? { secretKey: e.PAYSTACK_SECRET_KEY, apiUrl: e.PAYSTACK_API_URL, callbackUrl: e.PAYSTACK_CALLBACK_URL ?? null }

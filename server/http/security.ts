@@ -12,6 +12,7 @@ export interface SecurityOptions {
 }
 
 export async function registerSecurity(app: App, { config, docsCsp }: SecurityOptions): Promise<void> {
+  const stripe = config.payments.provider === 'stripe';
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: {
@@ -23,9 +24,11 @@ export async function registerSecurity(app: App, { config, docsCsp }: SecurityOp
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
         imgSrc: ["'self'", 'data:'],
-        scriptSrc: ["'self'", ...(docsCsp?.script ?? [])],
+        // Stripe Elements (when Stripe is the provider) loads Stripe.js, frames its card fields and talks to its API.
+        scriptSrc: ["'self'", ...(docsCsp?.script ?? []), ...(stripe ? ['https://js.stripe.com'] : [])],
         styleSrc: ["'self'", ...(docsCsp?.style ?? [])],
-        connectSrc: ["'self'"],
+        connectSrc: ["'self'", ...(stripe ? ['https://api.stripe.com'] : [])],
+        frameSrc: stripe ? ['https://js.stripe.com', 'https://hooks.stripe.com'] : ["'none'"],
       },
     },
     hsts: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,

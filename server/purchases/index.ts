@@ -122,7 +122,14 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
     heldCount: heldCounter(sql),
     seatStates: seatStateReader(sql),
     routes: [
-      purchaseRoutes({ sql, host, inventory, payments, maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent }),
+      purchaseRoutes({
+        sql,
+        host,
+        inventory,
+        payments,
+        stripePublishableKey: config.payments.stripe?.publishableKey ?? null,
+        maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent,
+      }),
       ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),
       webhookRoutes(providers, payments),
       refunds.routes,

@@ -18,6 +18,7 @@ export interface PurchaseRouteDeps {
   host: PurchaseHost;
   inventory: Inventory;
   payments: Pick<Payments, 'paymentOf'>;
+  stripePublishableKey: string | null;
   maxTicketsPerCustomerPerEvent: number;
 }
 
@@ -30,7 +31,15 @@ const purchaseSchema = z.object({
   currency: z.string(),
   holdExpiresAt: z.date().nullable(),
   payment: z
-    .object({ provider: z.string(), paymentId: z.string(), status: z.string(), clientSecret: z.string().nullable(), redirectUrl: z.string().nullable() })
+    .object({
+      provider: z.string(),
+      paymentId: z.string(),
+      status: z.string(),
+      clientSecret: z.string().nullable(),
+      redirectUrl: z.string().nullable(),
+      /** Stripe: the publishable key for Stripe Elements on the buyer's page. */
+      publishableKey: z.string().nullable(),
+    })
     .nullable(),
   price: z.object({
     lines: z.array(
@@ -107,6 +116,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
             // What the buyer's page needs, only while there is something to pay.
             clientSecret: payment.status === 'pending' ? payment.clientSecret : null,
             redirectUrl: payment.status === 'pending' ? payment.redirectUrl : null,
+            publishableKey: payment.provider === 'stripe' ? deps.stripePublishableKey : null,
           }
         : null,
       price: row.pricing,

@@ -68,12 +68,18 @@ export function buy(api: string, buyer: Person, body: Record<string, unknown>, k
   });
 }
 
-/** Polls a purchase until it reaches one of `states` (the payment road is asynchronous). */
+/**
+ * Polls a purchase until it reaches one of `states` and the effects of its transitions have run
+ * (no outbox row left undone): the payment road is asynchronous, and a release runs just after the
+ * transition that asked for it is committed.
+ */
 export async function settled(sql: Sql, purchaseId: string, states: readonly string[], timeoutMs = 15_000): Promise<string> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const [row] = await sql<{ state: string }[]>`select state from purchases where id = ${purchaseId}`;
-    if (row && states.includes(row.state)) return row.state;
+    const [row] = await sql<{ state: string; pending: number }[]>`
+      select state, (select count(*)::int from purchase_outbox o where o.purchase_id = p.id and o.done_at is null) as pending
+      from purchases p where id = ${purchaseId}`;
+    if (row && states.includes(row.state) && row.pending === 0) return row.state;
     if (Date.now() > until) throw new Error(`purchase ${purchaseId} is ${row?.state ?? 'missing'}, not ${states.join('/')}, after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -67,7 +67,14 @@ export interface Purchase {
   amountMinor: number;
   currency: string;
   holdExpiresAt: string | null;
-  payment: { provider: string; paymentId: string; status: string; clientSecret: string | null; redirectUrl: string | null } | null;
+  payment: {
+    provider: string;
+    paymentId: string;
+    status: string;
+    clientSecret: string | null;
+    redirectUrl: string | null;
+    publishableKey: string | null;
+  } | null;
   tickets?: { id: string; code: string; seatId: string | null; status: string }[];
 }
 

@@ -5,6 +5,7 @@ import QRCode from 'qrcode';
 import { api, ApiError, money, token, type EventDetail, type Purchase } from './api.ts';
 import { onPurchaseUpdate, watchEvent } from './live.ts';
 import { LEGEND, SeatMap, type SeatMapDoc } from './seat-map.ts';
+import { mountStripePayment } from './stripe-elements.ts';
 
 type Child = Node | string | null | false | undefined;
 
@@ -219,6 +220,25 @@ async function purchasePage(id: string): Promise<void> {
         ' ',
         h('button', { class: 'secondary', onclick: () => void api(`/purchases/${purchase.id}/cancel`, { body: {} }).then(reload) }, 'Cancel'),
       );
+    } else if (purchase.state === 'paying' && purchase.payment?.clientSecret && purchase.payment.publishableKey) {
+      const form = h('div', { class: 'card', 'data-testid': 'stripe-payment' });
+      const note = h('p', {});
+      const button = h('button', { disabled: true }, `Pay ${money(purchase.amountMinor, purchase.currency)}`);
+      actions.append(form, button, note);
+      try {
+        const confirm = await mountStripePayment(form, purchase.payment.publishableKey, purchase.payment.clientSecret);
+        button.disabled = false;
+        button.addEventListener('click', () => {
+          button.disabled = true;
+          note.replaceChildren('Paying…');
+          void confirm().then((error) => {
+            note.replaceChildren(error ?? 'Payment sent; your tickets appear here once Stripe confirms it.');
+            button.disabled = error === null;
+          });
+        });
+      } catch (err) {
+        note.replaceChildren(failure(err));
+      }
     } else if (purchase.state === 'paying' && purchase.payment?.redirectUrl) {
       actions.append(h('a', { href: purchase.payment.redirectUrl }, 'Continue to payment'));
     }
