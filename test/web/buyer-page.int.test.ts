@@ -83,7 +83,7 @@ describe('the buyer page in Chromium', () => {
     await expect.poll(() => seatCounts(watcherPage), { timeout: 1_000, interval: 25 }).toEqual({ free: 38, held: 0, sold: 2 });
     expect(Date.now() - paidAt).toBeLessThan(1_000);
     await expect.poll(() => buyerPage.getByTestId('ticket').count(), { timeout: 2_000 }).toBe(2);
-    expect(await buyerPage.getByTestId('purchase-state').textContent()).toBe('confirmed');
+    await expect.poll(() => buyerPage.getByTestId('purchase-state').textContent(), { timeout: 2_000 }).toBe('confirmed');
     const purchaseId = buyerPage.url().split('/').at(-1)!;
     expect(await settled(db.sql, purchaseId, ['confirmed'])).toBe('confirmed');
     await assertPromises(db.sql, redis, sale.eventId);

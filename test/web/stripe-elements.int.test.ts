@@ -86,7 +86,7 @@ describe('the buyer page with Stripe Elements', () => {
     expect(await form.getAttribute('data-secret')).toBe(intent.client_secret);
     await page.getByRole('button', { name: /^Pay / }).click();
     await expect.poll(() => page.getByTestId('ticket').count(), { timeout: 5_000 }).toBe(2);
-    expect(await page.getByTestId('purchase-state').textContent()).toBe('confirmed');
+    await expect.poll(() => page.getByTestId('purchase-state').textContent(), { timeout: 2_000 }).toBe('confirmed');
     expect(await settled(db.sql, purchaseId, ['confirmed'])).toBe('confirmed');
     await context.close();
     await assertPromises(db.sql, redis, sale.eventId);
