@@ -5,32 +5,19 @@
 //   npm run bench:seat-map [-- --seats 100000 --rounds 3]
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig } from '../server/config.ts';
 import { createAccessTokens, makeAdmin, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../server/identity/index.ts';
-import { startLocalStack } from '../server/local/index.ts';
 import { startServer } from '../server/server.ts';
-import { createPostgres, migrateUp } from '../server/store/index.ts';
+import { startBenchStack } from './harness.ts';
 
 const { values } = parseArgs({ options: { seats: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' } } });
 const seats = Math.min(100_000, Math.max(1, Number(values.seats)));
 const rounds = Math.min(10, Math.max(1, Number(values.rounds)));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-const stack = await startLocalStack({ profile: 'test', postgres: true, redis: true, log: () => {} });
+const bench = await startBenchStack();
 try {
-  const sql = createPostgres({ url: stack.postgres!.url, poolMax: 2 });
-  await migrateUp(sql);
+  const { sql, config } = bench;
   const admin = await makeAdmin(sql, 'bench-admin@example.com');
-  await sql.end();
-
-  const config = loadConfig({
-    NODE_ENV: 'development',
-    DATABASE_URL: stack.postgres!.url,
-    REDIS_URL: stack.redis!.url,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_GLOBAL_PER_MINUTE: '100000',
-  });
   const server = await startServer(config, { log: pino({ level: 'silent' }), handleSignals: false, exit: () => {} });
   const token = (
     await createAccessTokens({ secret: config.auth.jwtSecret, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, ttlSeconds: 900 }).sign({
@@ -99,5 +86,5 @@ try {
   out(`  public seat map  median ${median(reads).toFixed(0)} ms, ${(size / 1024).toFixed(0)} KiB  rounds: ${reads.map((t) => t.toFixed(0)).join(', ')} ms`);
   await server.lifecycle.shutdown('benchmark done');
 } finally {
-  await stack.stop();
+  await bench.stop();
 }
