@@ -252,6 +252,7 @@ async function purchasePage(id: string): Promise<void> {
   const reload = async () => {
     purchase = await api<Purchase>(`/purchases/${id}`);
     await render();
+    tick();
   };
   const tick = () => {
     const live = ['held', 'paying', 'reserving'].includes(purchase.state);
