@@ -82,6 +82,7 @@ export const envSchema = z.object({
   LIVE_DELIVERIES_PER_SECOND: positiveInt.min(100).default(30_000),
   LIVE_MAX_CONNECTIONS_PER_IP: positiveInt.default(50),
   LIVE_MAX_WATCHES_PER_SOCKET: positiveInt.max(100).default(10),
+  SCANNER_MESSAGES_PER_SECOND: positiveInt.default(20),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -129,6 +130,7 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
     readonly maxWatchesPerSocket: number;
   };
+  readonly scanning: { readonly messagesPerSecond: number };
   readonly purchases: {
     readonly holdTtlMs: number;
     readonly holdGraceMs: number;
@@ -263,6 +265,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       maxConnectionsPerIp: e.LIVE_MAX_CONNECTIONS_PER_IP,
       maxWatchesPerSocket: e.LIVE_MAX_WATCHES_PER_SOCKET,
     },
+    scanning: { messagesPerSecond: e.SCANNER_MESSAGES_PER_SECOND },
     purchases: {
       holdTtlMs: e.HOLD_TTL_SECONDS * 1000,
       holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,

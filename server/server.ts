@@ -9,6 +9,7 @@ import { createCatalog } from './catalog/index.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLive, type Live } from './live/index.ts';
+import { attachScanners } from './scanning/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
 import { createPurchases, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
@@ -91,8 +92,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     authenticate: identity.authenticate,
     rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, purchases.inventory, eventId, { onlyIfMissing: true })),
   });
+  const scanners = attachScanners({
+    httpServer: app.server,
+    sql,
+    signer: purchases.ticketSigner,
+    authenticateDevice: (token) => identity.devices.authenticate(token),
+    log,
+    messagesPerSecond: config.scanning.messagesPerSecond,
+  });
   // Sockets first: open WebSockets would otherwise keep the HTTP server from closing.
   lifecycle.add({ name: 'live sockets', run: () => live.close() });
+  lifecycle.add({ name: 'scanner sockets', run: () => scanners.close() });
   lifecycle.add({ name: 'http', run: () => app.close() });
   lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });

@@ -222,6 +222,8 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
       io = new Server(attachDeps.httpServer, {
         path: '/socket.io',
         serveClient: false,
+        // Other upgrades (the scanners' /scanner/v1) are answered elsewhere: leave them alone.
+        destroyUpgrade: false,
         maxHttpBufferSize: 4 * 1024,
         cors: { origin: [...allowed], credentials: false },
         connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },

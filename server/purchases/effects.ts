@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Sql } from '../store/index.ts';
 import type { EffectRunner } from './host.ts';
-import { issueTickets } from './issue-tickets.ts';
+import { issueTickets, type TicketCoder } from './issue-tickets.ts';
 import { revokeTickets } from './revoke-tickets.ts';
 import type { PaymentPort } from './payments-port.ts';
 
@@ -19,6 +19,8 @@ export interface EffectDeps {
   /** How long Redis keeps a hold past its deadline if every release were lost. */
   holdGraceMs: number;
   now?: () => number;
+  /** Makes ticket codes (signed for scanners); random codes when absent (tests of the host alone). */
+  ticketCodes?: TicketCoder;
   /** An event's availability changed (counts, and these seats): live watchers are told. */
   onAvailabilityChanged?: (eventId: string, seats: [string, 'free' | 'held' | 'sold'][]) => void;
   /** Called once a hold is placed: schedules its durable expiry. */
@@ -90,11 +92,11 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
         return result === 'succeeded' ? { type: 'payment.succeeded', paymentId: effect.params.paymentId } : null;
       }
       case 'issueTickets': {
-        if (effect.params.holdToken !== '') return issueTickets(deps.sql, deps.inventory, effect.params);
+        if (effect.params.holdToken !== '') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
         // The money came after the hold was released: claim the units again, briefly, or refund.
         const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS);
         if (!again.ok) return { type: 'tickets.failed', reason: `${again.reason}_after_release` };
-        const outcome = await issueTickets(deps.sql, deps.inventory, { ...effect.params, holdToken: again.token });
+        const outcome = await issueTickets(deps.sql, deps.inventory, { ...effect.params, holdToken: again.token }, deps.ticketCodes);
         if (outcome.type === 'tickets.failed') {
           await deps.inventory.release({ purchaseId, eventId: effect.params.eventId, items: effect.params.items, token: again.token });
         }

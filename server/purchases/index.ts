@@ -23,6 +23,7 @@ import {
 import type { PurchaseStep } from '../../machines/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
+import { createTicketSigner } from '../scanning/index.ts';
 import { createEffectRunner } from './effects.ts';
 import { createPurchaseHost } from './host.ts';
 import { rebuildAvailability, sellingEvents } from './reconcile.ts';
@@ -65,6 +66,7 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
   if (!active) throw new Error(`PAYMENT_PROVIDER=${config.payments.provider} has no credentials configured`);
   payments = createPayments({ sql, provider: active, queue: paymentEvents, log });
   const timers = createHoldTimers(queues, redis);
+  const ticketSigner = createTicketSigner(sql, config.auth.jwtSecret);
   const host = createPurchaseHost({
     sql,
     log,
@@ -88,6 +90,7 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
       holdTtlMs: config.purchases.holdTtlMs,
       holdGraceMs: config.purchases.holdGraceMs,
       onHoldPlaced: (purchaseId, deadline) => timers.schedule(purchaseId, deadline),
+      ticketCodes: (facts) => ticketSigner.codeFor(facts),
       ...(live ? { onAvailabilityChanged: (eventId: string, seats: [string, 'free' | 'held' | 'sold'][]) => live.changed(eventId, seats) } : {}),
       rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true })),
     }),
@@ -117,6 +120,7 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
     sandbox,
     payments,
     refunds,
+    ticketSigner,
     sweep,
     /** What the catalog shows as held (units per ticket type, seats per event). */
     heldCount: heldCounter(sql),

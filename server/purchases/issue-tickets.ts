@@ -2,7 +2,7 @@
 // order, raises `sold` only where `sold + n <= capacity`, and inserts the tickets, whose seats a
 // unique index sells at most once. If it cannot issue, the purchase goes to refunding; it never
 // oversells. Idempotent: a purchase that already has tickets answers "issued" again.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { PurchaseEffects, PurchaseEvent } from '../../machines/index.ts';
 import type { Inventory } from '../inventory/index.ts';
 import type { Sql } from '../store/index.ts';
@@ -13,11 +13,17 @@ class CannotIssue extends Error {
   }
 }
 
-function ticketCode(): string {
-  return randomBytes(15).toString('base64url');
-}
+/** Makes a ticket's code from its facts (signed in production; see scanning/ticket-codes.ts). */
+export type TicketCoder = (facts: { ticketId: string; eventId: string; ticketTypeId: string; seatId: string | null; issuedAt: Date }) => Promise<string>;
 
-export async function issueTickets(sql: Sql, inventory: Inventory, params: PurchaseEffects['issueTickets']): Promise<PurchaseEvent> {
+const randomCode: TicketCoder = () => Promise.resolve(randomBytes(15).toString('base64url'));
+
+export async function issueTickets(
+  sql: Sql,
+  inventory: Inventory,
+  params: PurchaseEffects['issueTickets'],
+  codeFor: TicketCoder = randomCode,
+): Promise<PurchaseEvent> {
   const { purchaseId, eventId, holdToken, items } = params;
   const [already] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
   if (already && already.n > 0) return { type: 'tickets.issued' };
@@ -49,9 +55,12 @@ export async function issueTickets(sql: Sql, inventory: Inventory, params: Purch
       for (const item of sorted) {
         const seats = item.seatIds ?? [];
         for (let unit = 0; unit < item.quantity; unit++) {
+          const ticketId = randomUUID();
+          const seatId = seats[unit] ?? null;
+          const code = await codeFor({ ticketId, eventId, ticketTypeId: item.ticketTypeId, seatId, issuedAt: new Date() });
           await tx`
-            insert into tickets (purchase_id, event_id, ticket_type_id, seat_id, code)
-            values (${purchaseId}, ${eventId}, ${item.ticketTypeId}, ${seats[unit] ?? null}, ${ticketCode()})`;
+            insert into tickets (id, purchase_id, event_id, ticket_type_id, seat_id, code)
+            values (${ticketId}, ${purchaseId}, ${eventId}, ${item.ticketTypeId}, ${seatId}, ${code})`;
         }
       }
     });

@@ -1,0 +1,184 @@
+// Scanners at the door over real WebSockets: signed codes checked offline with the event's public
+// key, two devices racing on one ticket 100 times (exactly one admission each time), forged,
+// truncated, foreign and revoked codes refused, unauthenticated upgrades refused before any
+// message, bad messages answered, an oversized frame closing only its own device, overrides only
+// with a reason and a device allowed to.
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCode } from '../../server/scanning/index.ts';
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
+import { buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
+import { call, startTestServer, type TestServer } from '../helpers/server.ts';
+
+interface Reply {
+  type: string;
+  requestId?: string;
+  outcome?: string;
+  code?: string;
+  admittedBy?: { deviceId: string; name: string };
+  publicKey?: string;
+}
+
+/** A scanner connection: send a message, await the reply to it. */
+async function scanner(server: TestServer, token: string) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/scanner/v1`, { headers: { authorization: `Bearer ${token}` } });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const waiting = new Map<string, (r: Reply) => void>();
+  const unsolicited: Reply[] = [];
+  ws.on('message', (data: Buffer) => {
+    const reply = JSON.parse(data.toString()) as Reply;
+    const key = reply.requestId ?? reply.type;
+    const resolve = waiting.get(key);
+    if (resolve) {
+      waiting.delete(key);
+      resolve(reply);
+    } else unsolicited.push(reply);
+  });
+  const ask = (message: Record<string, unknown>, key: string) =>
+    new Promise<Reply>((resolve) => {
+      waiting.set(key, resolve);
+      ws.send(JSON.stringify(message));
+    });
+  return {
+    ws,
+    unsolicited,
+    hello: () => ask({ type: 'hello', protocol: 1 }, 'welcome'),
+    validate: (code: string) => {
+      const requestId = randomUUID();
+      return ask({ type: 'validate', requestId, code }, requestId);
+    },
+    override: (code: string, reason: string) => {
+      const requestId = randomUUID();
+      return ask({ type: 'override', requestId, code, reason }, requestId);
+    },
+  };
+}
+
+describe('scanners', () => {
+  let db: TestDatabase;
+  let redis: TestRedis;
+  let node: TestServer;
+  let organizer: Person;
+  let buyers: Person[];
+  let eventId: string;
+  let codes: string[];
+  let doorA: string;
+  let doorB: string;
+
+  beforeAll(async () => {
+    [db, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
+    node = await startTestServer(db, redis, { RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: '1000', SCANNER_MESSAGES_PER_SECOND: '1000' });
+    const [organizers, customers] = await Promise.all([people(db.sql, 1, 'organizer'), people(db.sql, 12)]);
+    organizer = organizers[0]!;
+    buyers = customers;
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 120 });
+    eventId = sale.eventId;
+    // 110 tickets, bought and paid the way buyers do.
+    for (const buyer of buyers.slice(0, 11)) {
+      const res = await buy(node.api, buyer, { eventId, items: [{ ticketTypeId: sale.ga, quantity: 10 }] });
+      await call(`${node.api}/sandbox/payments/${(res.body['payment'] as { paymentId: string }).paymentId}/succeed`, { token: buyer.token, body: {} });
+      await settled(db.sql, res.body.id, ['confirmed']);
+    }
+    codes = (await db.sql<{ code: string }[]>`select code from tickets where event_id = ${eventId} order by id`).map((r) => r.code);
+    const device = async (name: string) =>
+      (await call<{ token: string }>(`${node.api}/organizer/events/${eventId}/devices`, { token: organizer.token, body: { name } })).body.token;
+    [doorA, doorB] = [await device('Door A'), await device('Door B')];
+  }, 120_000);
+  afterAll(async () => {
+    await node?.stop();
+    await Promise.all([db?.drop(), redis?.cleanup()]);
+  });
+
+  it('refuses an upgrade without a valid device token before any message', async () => {
+    for (const headers of [{}, { authorization: 'Bearer bxd_not-a-real-token' }]) {
+      const ws = new WebSocket(`${node.url.replace('http', 'ws')}/scanner/v1`, { headers });
+      const status = await new Promise<number>((resolve) => {
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => resolve(101));
+      });
+      expect(status).toBe(401);
+    }
+  });
+
+  it('welcomes a device with the public key that checks every code offline', async () => {
+    const a = await scanner(node, doorA);
+    const welcome = await a.hello();
+    expect(welcome).toMatchObject({ type: 'welcome', protocol: 1, event: { id: eventId } });
+    const key = Buffer.from(welcome.publicKey!, 'base64url');
+    for (const code of codes.slice(0, 5)) expect(verifyCode(code, key)).toMatchObject({ ok: true, facts: { eventId } });
+    const forged = `${codes[0]!.slice(0, -3)}AAA`;
+    expect(verifyCode(forged, key).ok).toBe(false);
+    a.ws.close();
+  });
+
+  it('two devices racing on one ticket: exactly one admits it, 100 times out of 100', async () => {
+    const [a, b] = await Promise.all([scanner(node, doorA), scanner(node, doorB)]);
+    for (const code of codes.slice(0, 100)) {
+      const [ra, rb] = await Promise.all([a.validate(code), b.validate(code)]);
+      const outcomes = [ra.outcome, rb.outcome].sort();
+      expect(outcomes).toEqual(['admitted', 'already_admitted']);
+      const loser = ra.outcome === 'already_admitted' ? ra : rb;
+      expect(['Door A', 'Door B']).toContain(loser.admittedBy?.name);
+      expect(loser.admittedBy?.name).not.toBe(ra.outcome === 'already_admitted' ? 'Door A' : 'Door B');
+    }
+    const [admitted] = await db.sql<{ n: number }[]>`select count(*)::int as n from tickets where event_id = ${eventId} and admitted_at is not null`;
+    expect(admitted!.n).toBe(100);
+    const [logged] = await db.sql<{ n: number }[]>`select count(*)::int as n from checkins where event_id = ${eventId} and outcome = 'admitted'`;
+    expect(logged!.n).toBe(100);
+    a.ws.close();
+    b.ws.close();
+  });
+
+  it('refuses forged, truncated, foreign and revoked codes, and answers bad messages', async () => {
+    const a = await scanner(node, doorA);
+    const fresh = codes[100]!;
+    expect((await a.validate(`${fresh.slice(0, -4)}AAAA`)).outcome).toBe('invalid_signature');
+    expect((await a.validate(fresh.slice(0, 40))).outcome).toBe('invalid_signature');
+    expect((await a.validate('not a ticket')).outcome).toBe('invalid_signature');
+
+    const other = await saleEvent(db.sql, organizer.id, { capacity: 5 });
+    const res = await buy(node.api, buyers[11]!, { eventId: other.eventId, items: [{ ticketTypeId: other.ga, quantity: 1 }] });
+    await call(`${node.api}/sandbox/payments/${(res.body['payment'] as { paymentId: string }).paymentId}/succeed`, { token: buyers[11]!.token, body: {} });
+    await settled(db.sql, res.body.id, ['confirmed']);
+    const [foreign] = await db.sql<{ code: string }[]>`select code from tickets where event_id = ${other.eventId}`;
+    expect((await a.validate(foreign!.code)).outcome).toBe('wrong_event');
+
+    // Refunded: the ticket is void, and the door says so.
+    const [victim] = await db.sql<{ id: string; purchase_id: string; code: string }[]>`
+      select id, purchase_id, code from tickets where code = ${codes[101]!}`;
+    const refund = await call(`${node.api}/organizer/events/${eventId}/purchases/${victim!.purchase_id}/refunds`, {
+      token: organizer.token,
+      body: { reason: 'cannot come', ticketIds: [victim!.id] },
+    });
+    expect(refund.status).toBe(200);
+    await expect.poll(async () => (await a.validate(victim!.code)).outcome).toBe('revoked');
+
+    // Overrides need a device allowed to, and a reason.
+    const denied = await a.override(fresh, 'stepped out for air');
+    expect(denied).toMatchObject({ type: 'error', code: 'forbidden' });
+    const short = await a.override(fresh, 'no');
+    expect(short).toMatchObject({ type: 'error', code: 'validation_failed' });
+
+    const errors: Reply[] = [];
+    a.ws.on('message', (d: Buffer) => errors.push(JSON.parse(d.toString()) as Reply));
+    a.ws.send('{not json');
+    a.ws.send(JSON.stringify({ type: 'teleport' }));
+    await expect.poll(() => errors.map((e) => e.code)).toEqual(['malformed', 'validation_failed']);
+    const [admittedFresh] = await db.sql<{ admitted_at: Date | null }[]>`select admitted_at from tickets where code = ${fresh}`;
+    expect(admittedFresh!.admitted_at).toBeNull();
+    a.ws.close();
+  });
+
+  it('an oversized frame closes that device with 1009; the other keeps scanning', async () => {
+    const [a, b] = await Promise.all([scanner(node, doorA), scanner(node, doorB)]);
+    const closed = new Promise<number>((resolve) => a.ws.once('close', (closeCode: number) => resolve(closeCode)));
+    a.ws.send(JSON.stringify({ type: 'validate', requestId: 'big', code: 'x'.repeat(10_000) }));
+    expect(await closed).toBe(1009);
+    expect((await b.validate(codes[102]!)).outcome).toBe('admitted');
+    b.ws.close();
+  });
+});
