@@ -32,3 +32,17 @@ create index checkins_event_idx on checkins (event_id, recorded_at);
 create index checkins_ticket_idx on checkins (ticket_id) where ticket_id is not null;
 create trigger checkins_append_only before update or delete on checkins
   for each row execute function boxoffice_refuse_change();
+
+-- The same ticket admitted at two doors while one of them was offline: kept for the organizer.
+-- The earlier scan is the admission; the later one is the conflict.
+create table scan_conflicts (
+  id            bigint generated always as identity primary key,
+  event_id      uuid not null references events (id),
+  ticket_id     uuid not null references tickets (id),
+  kept_device   uuid not null references scanner_devices (id),
+  kept_at       timestamptz not null,
+  other_device  uuid not null references scanner_devices (id),
+  other_at      timestamptz not null,
+  recorded_at   timestamptz not null default now()
+);
+create index scan_conflicts_event_idx on scan_conflicts (event_id, recorded_at);

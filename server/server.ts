@@ -9,7 +9,7 @@ import { createCatalog } from './catalog/index.ts';
 import { createIdentity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLive, type Live } from './live/index.ts';
-import { attachScanners } from './scanning/index.ts';
+import { attachScanners, scanningRoutes } from './scanning/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
 import { createPurchases, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
@@ -79,7 +79,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       purchasesPerUserPerMinute: config.rateLimits.purchasesPerUserPerMinute,
       webhooksPerMinute: config.rateLimits.webhooksPerMinute,
     },
-    apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, ...(options.apiPlugins ?? [])],
+    apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, scanningRoutes(sql), ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
     webClientDir: options.webClientDir ?? WEB_CLIENT_DIR,
   });

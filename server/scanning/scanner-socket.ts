@@ -26,6 +26,12 @@ const messageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), protocol: z.literal(PROTOCOL_VERSION), device: z.string().max(100).optional() }).strict(),
   z.object({ type: z.literal('validate'), requestId, code }).strict(),
   z.object({ type: z.literal('override'), requestId, code, reason: z.string().trim().min(5).max(500) }).strict(),
+  z.object({ type: z.literal('revocations'), requestId }).strict(),
+  z.object({
+    type: z.literal('sync'),
+    requestId,
+    scans: z.array(z.object({ localId: z.string().min(1).max(64), code, scannedAt: z.coerce.date() }).strict()).min(1).max(200),
+  }).strict(),
 ]);
 
 export type ScanOutcome = 'admitted' | 'already_admitted' | 'invalid_signature' | 'unknown_ticket' | 'wrong_event' | 'revoked' | 'overridden';
@@ -88,6 +94,47 @@ export function attachScanners(deps: ScannerDeps) {
     await sql`
       insert into checkins (event_id, ticket_id, device_id, outcome, source, reason)
       values (${device.eventId}, ${ticketId}, ${device.deviceId}, ${outcome}, ${source}, ${reason})`;
+  }
+
+  /**
+   * An offline scan, applied later: the earliest scan of a ticket is its admission. If another
+   * device admitted it too, the pair is recorded as a conflict for the organizer.
+   */
+  async function applyOffline(device: DevicePrincipal, scanned: string, scannedAt: Date) {
+    const claimed = peekFacts(scanned);
+    if (claimed && claimed.eventId !== device.eventId) return { outcome: 'wrong_event' as const };
+    const checked = verifyCode(scanned, await deps.signer.publicKey(device.eventId));
+    if (!checked.ok) return { outcome: 'invalid_signature' as const };
+    const { ticketId } = checked.facts;
+    return sql.begin(async (tx) => {
+      const [ticket] = await tx<{ status: string; admitted_at: Date | null; admitted_by_device: string | null }[]>`
+        select status, admitted_at, admitted_by_device from tickets where id = ${ticketId} and event_id = ${device.eventId} for update`;
+      const log = (outcome: ScanOutcome) => tx`
+        insert into checkins (event_id, ticket_id, device_id, outcome, source, scanned_at)
+        values (${device.eventId}, ${ticketId}, ${device.deviceId}, ${outcome}, 'offline', ${scannedAt})`;
+      if (!ticket) return { outcome: 'unknown_ticket' as const };
+      if (ticket.status !== 'valid') {
+        await log('revoked');
+        return { outcome: 'revoked' as const };
+      }
+      if (!ticket.admitted_at || ticket.admitted_by_device === device.deviceId) {
+        if (!ticket.admitted_at) {
+          await tx`update tickets set admitted_at = ${scannedAt}, admitted_by_device = ${device.deviceId} where id = ${ticketId}`;
+          await log('admitted');
+          deps.onAdmitted?.(device.eventId, device.deviceId);
+        }
+        return { outcome: 'admitted' as const };
+      }
+      const earlier = scannedAt < ticket.admitted_at;
+      const kept = earlier ? { device: device.deviceId, at: scannedAt } : { device: ticket.admitted_by_device!, at: ticket.admitted_at };
+      const other = earlier ? { device: ticket.admitted_by_device!, at: ticket.admitted_at } : { device: device.deviceId, at: scannedAt };
+      if (earlier) await tx`update tickets set admitted_at = ${scannedAt}, admitted_by_device = ${device.deviceId} where id = ${ticketId}`;
+      await tx`
+        insert into scan_conflicts (event_id, ticket_id, kept_device, kept_at, other_device, other_at)
+        values (${device.eventId}, ${ticketId}, ${kept.device}, ${kept.at}, ${other.device}, ${other.at})`;
+      await log(earlier ? 'admitted' : 'already_admitted');
+      return { outcome: earlier ? ('admitted' as const) : ('already_admitted' as const), conflict: true };
+    });
   }
 
   async function ticketOf(ticketId: string, eventId: string): Promise<TicketRow | undefined> {
@@ -208,6 +255,16 @@ export function attachScanners(deps: ScannerDeps) {
           serverTime: new Date(),
           revocationVersion: revoked!.n,
         });
+      }
+      if (message.type === 'revocations') {
+        const rows = await sql<{ id: string }[]>`select id from tickets where event_id = ${device.eventId} and status <> 'valid' order by id`;
+        return send({ type: 'revocations', requestId: message.requestId, version: rows.length, ticketIds: rows.map((r) => r.id) });
+      }
+      if (message.type === 'sync') {
+        const ordered = [...message.scans].sort((a, b) => a.scannedAt.getTime() - b.scannedAt.getTime());
+        const results = [];
+        for (const scan of ordered) results.push({ localId: scan.localId, ...(await applyOffline(device, scan.code, scan.scannedAt)) });
+        return send({ type: 'synced', requestId: message.requestId, results });
       }
       if (message.type === 'override') {
         const [allowed] = await sql<{ can_override: boolean }[]>`select can_override from scanner_devices where id = ${device.deviceId}`;

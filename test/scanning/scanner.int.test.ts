@@ -51,6 +51,14 @@ async function scanner(server: TestServer, token: string) {
       const requestId = randomUUID();
       return ask({ type: 'validate', requestId, code }, requestId);
     },
+    sync: (scans: { localId: string; code: string; scannedAt: Date }[]) => {
+      const requestId = randomUUID();
+      return ask({ type: 'sync', requestId, scans }, requestId) as Promise<Reply & { results: { localId: string; outcome: string; conflict?: boolean }[] }>;
+    },
+    revocations: () => {
+      const requestId = randomUUID();
+      return ask({ type: 'revocations', requestId }, requestId) as Promise<Reply & { ticketIds: string[]; version: number }>;
+    },
     override: (code: string, reason: string) => {
       const requestId = randomUUID();
       return ask({ type: 'override', requestId, code, reason }, requestId);
@@ -179,6 +187,52 @@ describe('scanners', () => {
     a.ws.send(JSON.stringify({ type: 'validate', requestId: 'big', code: 'x'.repeat(10_000) }));
     expect(await closed).toBe(1009);
     expect((await b.validate(codes[102]!)).outcome).toBe('admitted');
+    b.ws.close();
+  });
+
+  it('syncs offline scans: the earliest scan admits, the other door\'s is a conflict the organizer can see', async () => {
+    const [a, b] = await Promise.all([scanner(node, doorA), scanner(node, doorB)]);
+    const [x, y] = [codes[103]!, codes[104]!];
+    expect((await a.validate(x)).outcome).toBe('admitted'); // door A, online, now
+    const now = Date.now();
+    // Door B was offline: it let X in a minute ago and Y half a minute ago.
+    const synced = await b.sync([
+      { localId: 'b-2', code: y, scannedAt: new Date(now - 30_000) },
+      { localId: 'b-1', code: x, scannedAt: new Date(now - 60_000) },
+    ]);
+    expect(synced.results).toEqual([
+      { localId: 'b-1', outcome: 'admitted', conflict: true },
+      { localId: 'b-2', outcome: 'admitted' },
+    ]);
+    // Syncing the same scans again changes nothing.
+    const again = await b.sync([{ localId: 'b-1', code: x, scannedAt: new Date(now - 60_000) }]);
+    expect(again.results).toEqual([{ localId: 'b-1', outcome: 'admitted' }]);
+    // Door A had also let Y in offline, later: B's earlier scan stays the admission.
+    const late = await a.sync([{ localId: 'a-1', code: y, scannedAt: new Date(now - 10_000) }]);
+    expect(late.results).toEqual([{ localId: 'a-1', outcome: 'already_admitted', conflict: true }]);
+
+    const conflicts = await call<{ items: { ticketId: string; kept: { name: string }; other: { name: string } }[] }>(
+      `${node.api}/organizer/events/${eventId}/scan-conflicts`,
+      { token: organizer.token },
+    );
+    expect(conflicts.status).toBe(200);
+    expect(conflicts.body.items.map((c) => `${c.kept.name} over ${c.other.name}`)).toEqual(['Door B over Door A', 'Door B over Door A']);
+    const [xRow] = await db.sql<{ name: string }[]>`
+      select d.name from tickets t join scanner_devices d on d.id = t.admitted_by_device where t.code = ${x}`;
+    expect(xRow!.name).toBe('Door B');
+
+    const counts = await call<{ admitted: number; devices: { name: string; admitted: number }[] }>(`${node.api}/organizer/events/${eventId}/door-counts`, {
+      token: organizer.token,
+    });
+    const [inside] = await db.sql<{ n: number }[]>`select count(*)::int as n from tickets where event_id = ${eventId} and admitted_at is not null and status = 'valid'`;
+    expect(counts.body.admitted).toBe(inside!.n);
+    expect(counts.body.devices.map((d) => d.name)).toEqual(['Door A', 'Door B']);
+    expect((await call(`${node.api}/organizer/events/${eventId}/door-counts`, { token: buyers[0]!.token })).status).toBe(403);
+
+    const revoked = await a.revocations();
+    const voided = await db.sql<{ id: string }[]>`select id from tickets where event_id = ${eventId} and status <> 'valid'`;
+    expect(revoked.ticketIds.sort()).toEqual(voided.map((v) => v.id).sort());
+    a.ws.close();
     b.ws.close();
   });
 });
