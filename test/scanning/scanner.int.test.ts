@@ -4,11 +4,15 @@
 // message, bad messages answered, an oversized frame closing only its own device, overrides only
 // with a reason and a device allowed to.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCode } from '../../server/scanning/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
+import { spawnScript } from '../helpers/processes.ts';
 import { call, startTestServer, type TestServer } from '../helpers/server.ts';
 
 interface Reply {
@@ -235,4 +239,28 @@ describe('scanners', () => {
     a.ws.close();
     b.ws.close();
   });
+
+  it('the scanner simulator scans a file online, and offline with a sync at the end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanner-'));
+    const online = join(dir, 'online.txt');
+    writeFileSync(online, `${codes[105]}\n${codes[105]}\nnot-a-code\n`);
+    const run = spawnScript('clients/scanner/scan.ts', ['--url', node.url, '--token', doorA, '--file', online], {});
+    expect(await run.exit, run.output()).toBe(0);
+    const lines = run.output().trim().split('\n').map((l) => JSON.parse(l) as Reply);
+    expect(lines.map((l) => l.outcome ?? l.type)).toEqual(['welcome', 'admitted', 'already_admitted', 'invalid_signature']);
+
+    const offline = join(dir, 'offline.txt');
+    writeFileSync(offline, `${codes[106]}\n${codes[106]}\n${codes[107]}\n`);
+    const off = spawnScript('clients/scanner/scan.ts', ['--url', node.url, '--token', doorB, '--file', offline, '--offline'], {});
+    expect(await off.exit, off.output()).toBe(0);
+    const out = off.output().trim().split('\n').map((l) => JSON.parse(l) as Reply & { results?: { outcome: string }[] });
+    expect(out.slice(1).map((l) => l.outcome ?? l.type)).toEqual(['admitted', 'already_admitted', 'admitted', 'synced']);
+    expect(out.at(-1)!.results!.map((r) => r.outcome)).toEqual(['admitted', 'admitted']);
+    const [row] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from tickets where code in (${codes[106]!}, ${codes[107]!}) and admitted_at is not null`;
+    expect(row!.n).toBe(2);
+    const refused = spawnScript('clients/scanner/scan.ts', ['--url', node.url, '--token', 'bxd_wrong', '--file', online], {});
+    expect(await refused.exit).toBe(1);
+    expect(refused.output()).toContain('HTTP 401');
+  }, 60_000);
 });
