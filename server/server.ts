@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
 import { createCatalog } from './catalog/index.ts';
-import { createIdentity } from './identity/index.ts';
+import { createIdentity, type Identity } from './identity/index.ts';
 import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
 import { createLive, type Live } from './live/index.ts';
 import { attachScanners, scanningRoutes } from './scanning/index.ts';
@@ -33,6 +33,7 @@ export interface StartOptions {
 export interface RunningServer {
   app: App;
   live: Live;
+  identity: Identity;
   purchases: Purchases;
   /** Every guarded route with its authorization policy. */
   routes: RouteEntry[];
@@ -119,5 +120,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   purchases.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });
-  return { app, routes, url, sql, redis, lifecycle, purchases, live };
+  return { app, routes, url, sql, redis, lifecycle, purchases, live, identity };
 }
