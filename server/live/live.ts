@@ -14,6 +14,7 @@ import type { Config } from '../config.ts';
 import type { Principal } from '../identity/index.ts';
 import type { Inventory } from '../inventory/index.ts';
 import type { Logger } from '../observability/index.ts';
+import { doorCounts } from '../scanning/door-counts.ts';
 import { createRedis, type Redis, type Sql } from '../store/index.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
 
@@ -56,6 +57,7 @@ const pendingPackets = (socket: Socket): number => (socket.conn as unknown as { 
 
 export function createLive({ config, redis, log }: { config: Config; redis: Redis; log: Logger }) {
   const coalescer = new ChangeCoalescer();
+  const doorChanges = new ChangeCoalescer();
   const lastFlush = new Map<string, number>();
   const connectionsPerIp = new Map<string, number>();
   const typesCache = new Map<string, { at: number; ids: Promise<string[]> }>();
@@ -116,6 +118,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
   async function flush(): Promise<void> {
     if (!io || !deps) return;
     const now = Date.now();
+    for (const { eventId } of doorChanges.take()) io.to(`doors:${eventId}`).emit('doors', await doorCounts(deps.sql, eventId));
     const due = coalescer.take((eventId) => now - (lastFlush.get(eventId) ?? 0) >= intervalFor(eventId));
     for (const { eventId, since, seats } of due) {
       lastFlush.set(eventId, now);
@@ -187,6 +190,25 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
         });
     });
 
+    // Organizers (of the event) and admins: live door counts while the doors are open.
+    socket.on('watchDoors', (payload: unknown, ack?: unknown) => {
+      if (!guard()) return;
+      const reply = typeof ack === 'function' ? (ack as (body: unknown) => void) : () => {};
+      const parsed = watchSchema.safeParse(payload);
+      const who = socket.data as { userId?: string; role?: string };
+      if (!parsed.success) return reply({ error: { code: 'validation_failed', message: 'watchDoors needs { eventId }' } });
+      if (!who.userId) return reply({ error: { code: 'unauthorized', message: 'sign in as the event\'s organizer' } });
+      const { eventId } = parsed.data;
+      deps!
+        .sql<{ organizer_id: string }[]>`select organizer_id from events where id = ${eventId}`
+        .then(async ([event]) => {
+          if (!event || (who.role !== 'admin' && event.organizer_id !== who.userId)) return reply({ error: { code: 'not_found', message: 'event not found' } });
+          await socket.join(`doors:${eventId}`);
+          reply(await doorCounts(deps!.sql, eventId));
+        })
+        .catch(() => reply({ error: { code: 'service_unavailable', message: 'try again' } }));
+    });
+
     socket.on('unwatch', (payload: unknown) => {
       if (!guard()) return;
       const parsed = watchSchema.safeParse(payload);
@@ -203,6 +225,11 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
     /** A buyer's purchase moved: tell that buyer (every node, every tab). */
     purchaseChanged(customerId: string, update: PurchaseUpdate): void {
       io?.to(`user:${customerId}`).emit('purchase', update);
+    },
+
+    /** A ticket of the event was admitted: organizers watching its doors are told (coalesced). */
+    admitted(eventId: string): void {
+      doorChanges.note(eventId);
     },
 
     stats: () => ({ ...stats, sockets: io?.sockets.sockets.size ?? 0 }),
@@ -246,7 +273,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
         attachDeps
           .authenticate(`Bearer ${token}`)
           .then((principal) => {
-            if (principal.kind === 'user') (socket.data as { userId?: string }).userId = principal.userId;
+            if (principal.kind === 'user') Object.assign(socket.data as object, { userId: principal.userId, role: principal.role });
             next();
           })
           .catch(() => {

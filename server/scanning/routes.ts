@@ -5,6 +5,7 @@ import { ownedEvent } from '../catalog/events.ts';
 import { requireUser } from '../http/policy.ts';
 import type { App } from '../http/types.ts';
 import type { Sql } from '../store/index.ts';
+import { doorCounts } from './door-counts.ts';
 
 export function scanningRoutes(sql: Sql) {
   return (api: App) => {
@@ -30,11 +31,8 @@ export function scanningRoutes(sql: Sql) {
       },
       async (request) => {
         await ownedEvent(sql, request.params.eventId, actor(request));
-        const devices = await sql<{ deviceId: string; name: string; admitted: number }[]>`
-          select d.id as "deviceId", d.name, count(t.id)::int as admitted
-          from scanner_devices d left join tickets t on t.admitted_by_device = d.id and t.status = 'valid'
-          where d.event_id = ${request.params.eventId} group by d.id, d.name order by d.name`;
-        return { admitted: devices.reduce((sum, d) => sum + d.admitted, 0), devices };
+        const { admitted, devices } = await doorCounts(sql, request.params.eventId);
+        return { admitted, devices };
       },
     );
 

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { io as connectLive } from 'socket.io-client';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCode } from '../../server/scanning/index.ts';
@@ -129,6 +130,16 @@ describe('scanners', () => {
 
   it('two devices racing on one ticket: exactly one admits it, 100 times out of 100', async () => {
     const [a, b] = await Promise.all([scanner(node, doorA), scanner(node, doorB)]);
+    // The organizer watches the doors live.
+    const live = connectLive(node.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: organizer.token } });
+    const doors: { admitted: number }[] = [];
+    live.on('doors', (d: { admitted: number }) => doors.push(d));
+    await new Promise<void>((resolve) => live.once('connect', () => resolve()));
+    expect(await live.emitWithAck('watchDoors', { eventId })).toMatchObject({ eventId, admitted: 0 });
+    const stranger = connectLive(node.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: buyers[0]!.token } });
+    await new Promise<void>((resolve) => stranger.once('connect', () => resolve()));
+    expect(await stranger.emitWithAck('watchDoors', { eventId })).toMatchObject({ error: { code: 'not_found' } });
+    stranger.disconnect();
     for (const code of codes.slice(0, 100)) {
       const [ra, rb] = await Promise.all([a.validate(code), b.validate(code)]);
       const outcomes = [ra.outcome, rb.outcome].sort();
@@ -141,6 +152,9 @@ describe('scanners', () => {
     expect(admitted!.n).toBe(100);
     const [logged] = await db.sql<{ n: number }[]>`select count(*)::int as n from checkins where event_id = ${eventId} and outcome = 'admitted'`;
     expect(logged!.n).toBe(100);
+    await expect.poll(() => doors.at(-1)?.admitted, { timeout: 2_000 }).toBe(100);
+    expect(doors.length).toBeLessThan(100); // coalesced, not one message per scan
+    live.disconnect();
     a.ws.close();
     b.ws.close();
   });
