@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const deviceCount = clamp(values.devices, 1, 2_000);
   const ticketCount = clamp(values.tickets, 2, 50_000);
   const scans = clamp(values.scans, 1, 1_000_000);
-  const bench = await startBenchStack({ SCANNER_MESSAGES_PER_SECOND: '100000', POSTGRES_POOL_MAX: '10' });
+  const bench = await startBenchStack({ SCANNER_MESSAGES_PER_SECOND: '100000', SCANNER_ADMIT_FROM_HOURS: '2000', POSTGRES_POOL_MAX: '10' });
   const { sql, config } = bench;
   let failed = false;
   try {

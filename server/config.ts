@@ -83,6 +83,8 @@ export const envSchema = z.object({
   LIVE_MAX_CONNECTIONS_PER_IP: positiveInt.default(50),
   LIVE_MAX_WATCHES_PER_SOCKET: positiveInt.max(100).default(10),
   SCANNER_MESSAGES_PER_SECOND: positiveInt.default(20),
+  /** Doors open this many hours before an event starts; earlier scans are not valid yet. */
+  SCANNER_ADMIT_FROM_HOURS: positiveInt.max(24 * 365).default(12),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -130,7 +132,7 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
     readonly maxWatchesPerSocket: number;
   };
-  readonly scanning: { readonly messagesPerSecond: number };
+  readonly scanning: { readonly messagesPerSecond: number; readonly admitFromMs: number };
   readonly purchases: {
     readonly holdTtlMs: number;
     readonly holdGraceMs: number;
@@ -265,7 +267,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       maxConnectionsPerIp: e.LIVE_MAX_CONNECTIONS_PER_IP,
       maxWatchesPerSocket: e.LIVE_MAX_WATCHES_PER_SOCKET,
     },
-    scanning: { messagesPerSecond: e.SCANNER_MESSAGES_PER_SECOND },
+    scanning: { messagesPerSecond: e.SCANNER_MESSAGES_PER_SECOND, admitFromMs: e.SCANNER_ADMIT_FROM_HOURS * 3600 * 1000 },
     purchases: {
       holdTtlMs: e.HOLD_TTL_SECONDS * 1000,
       holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,

@@ -100,6 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     authenticateDevice: (token) => identity.devices.authenticate(token),
     log,
     messagesPerSecond: config.scanning.messagesPerSecond,
+    admitFromMs: config.scanning.admitFromMs,
     onAdmitted: (eventId) => live.admitted(eventId),
   });
   // Sockets first: open WebSockets would otherwise keep the HTTP server from closing.

@@ -34,7 +34,7 @@ const messageSchema = z.discriminatedUnion('type', [
   }).strict(),
 ]);
 
-export type ScanOutcome = 'admitted' | 'already_admitted' | 'invalid_signature' | 'unknown_ticket' | 'wrong_event' | 'revoked' | 'overridden';
+export type ScanOutcome = 'admitted' | 'already_admitted' | 'invalid_signature' | 'unknown_ticket' | 'wrong_event' | 'revoked' | 'not_valid_yet' | 'overridden';
 
 export interface ScannerDeps {
   httpServer: HttpServer;
@@ -44,6 +44,8 @@ export interface ScannerDeps {
   log: Logger;
   /** Messages one device may send per second (bursts of twice that). */
   messagesPerSecond: number;
+  /** How long before the event starts its doors open (earlier: not_valid_yet). */
+  admitFromMs: number;
   /** Told of every admission (live door counts). */
   onAdmitted?: (eventId: string, deviceId: string) => void;
 }
@@ -137,6 +139,18 @@ export function attachScanners(deps: ScannerDeps) {
     });
   }
 
+  const startsAt = new Map<string, Date>();
+  /** Before the doors open (the event's start less admitFromMs), no ticket is valid yet. */
+  async function doorsClosed(eventId: string): Promise<boolean> {
+    let start = startsAt.get(eventId);
+    if (!start) {
+      const [event] = await sql<{ starts_at: Date }[]>`select starts_at from events where id = ${eventId}`;
+      start = event!.starts_at;
+      startsAt.set(eventId, start);
+    }
+    return Date.now() < start.getTime() - deps.admitFromMs;
+  }
+
   async function ticketOf(ticketId: string, eventId: string): Promise<TicketRow | undefined> {
     const [row] = await sql<TicketRow[]>`
       select t.id, t.status, t.ticket_type_id, t.seat_id::text, t.admitted_at, t.admitted_by_device, d.name as device_name
@@ -158,6 +172,10 @@ export function attachScanners(deps: ScannerDeps) {
       return { outcome: 'invalid_signature' as const };
     }
     const { ticketId } = checked.facts;
+    if (await doorsClosed(device.eventId)) {
+      await record(device, ticketId, 'not_valid_yet', 'online');
+      return { outcome: 'not_valid_yet' as const };
+    }
     const [admitted] = await sql<{ admitted_at: Date }[]>`
       update tickets set admitted_at = now(), admitted_by_device = ${device.deviceId}
       where id = ${ticketId} and event_id = ${device.eventId} and status = 'valid' and admitted_at is null

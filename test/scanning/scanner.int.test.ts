@@ -84,7 +84,7 @@ describe('scanners', () => {
 
   beforeAll(async () => {
     [db, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    node = await startTestServer(db, redis, { RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: '1000', SCANNER_MESSAGES_PER_SECOND: '1000' });
+    node = await startTestServer(db, redis, { RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: '1000', SCANNER_MESSAGES_PER_SECOND: '1000', SCANNER_ADMIT_FROM_HOURS: '2000' });
     const [organizers, customers] = await Promise.all([people(db.sql, 1, 'organizer'), people(db.sql, 12)]);
     organizer = organizers[0]!;
     buyers = customers;
@@ -194,6 +194,17 @@ describe('scanners', () => {
     a.ws.send('{not json');
     a.ws.send(JSON.stringify({ type: 'teleport' }));
     await expect.poll(() => errors.map((e) => e.code)).toEqual(['malformed', 'validation_failed']);
+    // An event whose doors have not opened yet: its tickets are not valid yet.
+    const later = await saleEvent(db.sql, organizer.id, { capacity: 2 });
+    await db.sql`update events set starts_at = now() + interval '200 days', ends_at = now() + interval '201 days' where id = ${later.eventId}`;
+    const early = await buy(node.api, buyers[11]!, { eventId: later.eventId, items: [{ ticketTypeId: later.ga, quantity: 1 }] });
+    await call(`${node.api}/sandbox/payments/${(early.body['payment'] as { paymentId: string }).paymentId}/succeed`, { token: buyers[11]!.token, body: {} });
+    await settled(db.sql, early.body.id, ['confirmed']);
+    const laterDoor = (await call<{ token: string }>(`${node.api}/organizer/events/${later.eventId}/devices`, { token: organizer.token, body: { name: 'Early door' } })).body.token;
+    const [earlyCode] = await db.sql<{ code: string }[]>`select code from tickets where event_id = ${later.eventId}`;
+    const c = await scanner(node, laterDoor);
+    expect((await c.validate(earlyCode!.code)).outcome).toBe('not_valid_yet');
+    c.ws.close();
     const [admittedFresh] = await db.sql<{ admitted_at: Date | null }[]>`select admitted_at from tickets where code = ${fresh}`;
     expect(admittedFresh!.admitted_at).toBeNull();
     a.ws.close();
