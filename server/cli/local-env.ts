@@ -32,12 +32,13 @@ export async function resolveServiceUrls(needs: { postgres: boolean; redis: bool
  * Runs one database task for a CLI: resolves DATABASE_URL (local stack if unset), hands `task` a
  * one-connection pool, logs a failure, cleans up, and exits 0 or 1.
  */
-export async function runDatabaseTask(name: string, task: (sql: Sql) => Promise<void>): Promise<never> {
+export async function runDatabaseTask(name: string, task: (sql: Sql, url: string) => Promise<void>): Promise<never> {
   const { env, stop } = await resolveServiceUrls({ postgres: true, redis: false });
-  const sql = createPostgres({ url: z.string().min(1).parse(env['DATABASE_URL']), poolMax: 1, applicationName: `boxoffice-${name}` });
+  const url = z.string().min(1).parse(env['DATABASE_URL']);
+  const sql = createPostgres({ url, poolMax: 1, applicationName: `boxoffice-${name}` });
   let code = 0;
   try {
-    await task(sql);
+    await task(sql, url);
   } catch (err) {
     cliLog.error({ err }, `${name} failed`);
     code = 1;
