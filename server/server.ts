@@ -103,9 +103,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     admitFromMs: config.scanning.admitFromMs,
     onAdmitted: (eventId) => live.admitted(eventId),
   });
-  // Sockets first: open WebSockets would otherwise keep the HTTP server from closing.
-  lifecycle.add({ name: 'live sockets', run: () => live.close() });
+  // Sockets first: open WebSockets would otherwise keep the HTTP server from closing (Socket.IO's
+  // close also closes the HTTP server, so the scanners' sockets must be gone before it).
   lifecycle.add({ name: 'scanner sockets', run: () => scanners.close() });
+  lifecycle.add({ name: 'live sockets', run: () => live.close() });
   lifecycle.add({ name: 'http', run: () => app.close() });
   lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });

@@ -297,7 +297,8 @@ export function attachScanners(deps: ScannerDeps) {
     wss,
     async close(): Promise<void> {
       deps.httpServer.off('upgrade', onUpgrade);
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      // 1012: the service is restarting; a device reconnects (to another node behind the balancer).
+      for (const client of wss.clients) client.close(1012, 'server restarting');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

@@ -288,4 +288,12 @@ describe('scanners', () => {
     expect(await refused.exit).toBe(1);
     expect(refused.output()).toContain('HTTP 401');
   }, 60_000);
+
+  it('a node shutting down tells its devices to reconnect elsewhere (1012)', async () => {
+    const other = await startTestServer(db, redis);
+    const device = await scanner(other, doorA);
+    const closed = new Promise<number>((resolve) => device.ws.once('close', (closeCode: number) => resolve(closeCode)));
+    await other.stop();
+    expect(await closed).toBe(1012);
+  });
 });
