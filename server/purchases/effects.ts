@@ -53,10 +53,12 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
   const changed = (eventId: string, seats: [string, 'free' | 'held' | 'sold'][] = []) => deps.onAvailabilityChanged?.(eventId, seats);
 
   return async (purchaseId: string, step: string, effect: Effect): Promise<PurchaseEvent | null> => {
-    const event = await run(purchaseId, step, effect);
+    // A release needs the purchase's items twice (the script's keys, the seats for watchers): read once.
+    const releasing = effect.type === 'releaseHold' ? await itemsOf(deps.sql, purchaseId) : [];
+    const event = await run(purchaseId, step, effect, releasing);
     // What moved in the inventory, for live watchers (after the effect, whatever it answered).
     if (effect.type === 'placeHold' && event?.type === 'hold.placed') changed(effect.params.eventId, seatsOf(effect.params.items, 'held'));
-    if (effect.type === 'releaseHold') changed(effect.params.eventId, seatsOf(await itemsOf(deps.sql, purchaseId), 'free'));
+    if (effect.type === 'releaseHold') changed(effect.params.eventId, seatsOf(releasing, 'free'));
     if (effect.type === 'issueTickets' && event?.type === 'tickets.issued') changed(effect.params.eventId, seatsOf(effect.params.items, 'sold'));
     if (effect.type === 'revokeTickets') changed(effect.params.eventId, await voidedSeats(purchaseId, effect.params.requestId));
     return event;
@@ -68,7 +70,7 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
     return rows.map((r) => [r.seat_id, 'free']);
   }
 
-  async function run(purchaseId: string, step: string, effect: Effect): Promise<PurchaseEvent | null> {
+  async function run(purchaseId: string, step: string, effect: Effect, releasing: PurchaseItem[]): Promise<PurchaseEvent | null> {
     switch (effect.type) {
       case 'placeHold': {
         const result = await placeHold(purchaseId, effect.params.eventId, effect.params.items, deps.holdTtlMs);
@@ -77,7 +79,7 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
         return { type: 'hold.placed', token: result.token, deadline: result.deadline.getTime() };
       }
       case 'releaseHold': {
-        const items = await itemsOf(deps.sql, purchaseId);
+        const items = releasing;
         const outcome = await deps.inventory.release({ purchaseId, eventId: effect.params.eventId, items, token: effect.params.holdToken });
         if (outcome === 'stale_token') deps.log.warn({ purchaseId }, 'release refused: the hold record belongs to another hold');
         return null;
