@@ -11,6 +11,7 @@ import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker 
 import { createLive, type Live } from './live/index.ts';
 import { attachScanners, scanningRoutes } from './scanning/index.ts';
 import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
+import type { Telemetry } from './observability/telemetry.ts';
 import { createPurchases, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
@@ -27,6 +28,8 @@ export interface StartOptions {
   exit?: (code: number) => void;
   /** Listen for SIGTERM/SIGINT (the real process does; in-process tests do not). */
   handleSignals?: boolean;
+  /** The process's OpenTelemetry (instrument.ts): flushed and stopped last on shutdown. */
+  telemetry?: Telemetry | null;
   apiPlugins?: AppDeps['apiPlugins'];
 }
 
@@ -114,6 +117,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   lifecycle.add({ name: 'redis', run: async () => void (await redis.quit()) });
   lifecycle.add({ name: 'postgres', run: () => sql.end({ timeout: 5 }) });
   for (const step of options.afterClose ?? []) lifecycle.add(step);
+  const telemetry = options.telemetry;
+  if (telemetry) lifecycle.add({ name: 'telemetry', run: () => telemetry.shutdown() });
 
   if (options.handleSignals ?? true) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

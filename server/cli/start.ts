@@ -3,6 +3,7 @@
 // Ctrl-C / SIGTERM stops the server and everything it started.
 import { seedDemo } from '../catalog/index.ts';
 import { ConfigError, loadConfig } from '../config.ts';
+import { currentTelemetry } from '../observability/telemetry.ts';
 import { startServer } from '../server.ts';
 import { createPostgres, migrateUp } from '../store/index.ts';
 import { buildWebClient } from './build-web.ts';
@@ -22,7 +23,7 @@ try {
   }
   await buildWebClient();
   cliLog.info('web client built');
-  const { url } = await startServer(config, { afterClose: [{ name: 'local stack', run: stop }] });
+  const { url } = await startServer(config, { afterClose: [{ name: 'local stack', run: stop }], telemetry: currentTelemetry() });
   const base = config.http.publicUrl.startsWith('http') ? config.http.publicUrl : url;
   const lines = [
     '',

@@ -1,6 +1,7 @@
 // BullMQ plumbing shared by every queue: one naming scheme for keys, and the connection rules
 // (workers block, so they get their own connection that retries forever; producers fail fast).
 import { Worker, type Job, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { Logger } from '../observability/index.ts';
 import { createRedis, type Redis } from '../store/index.ts';
 
@@ -14,8 +15,14 @@ export function queuePrefix(settings: QueueSettings): string {
   return `${settings.keyPrefix}:jobs`;
 }
 
+/**
+ * Trace context travels with each job: adding a job is a span of the trace that added it, and
+ * processing it a span of the same trace (a webhook's job continues the webhook's request).
+ */
+const telemetry = new BullMQOtel({ tracerName: 'boxoffice.jobs' });
+
 export function producerOptions(settings: QueueSettings, connection: Redis): QueueOptions {
-  return { connection: connection, prefix: queuePrefix(settings) };
+  return { connection: connection, prefix: queuePrefix(settings), telemetry };
 }
 
 export function workerConnection(settings: QueueSettings, name: string): Redis {
@@ -23,7 +30,7 @@ export function workerConnection(settings: QueueSettings, name: string): Redis {
 }
 
 export function workerOptions(settings: QueueSettings, connection: Redis, concurrency: number): WorkerOptions {
-  return { connection: connection, prefix: queuePrefix(settings), concurrency, autorun: true };
+  return { connection: connection, prefix: queuePrefix(settings), concurrency, autorun: true, telemetry };
 }
 
 export interface RunningWorker {

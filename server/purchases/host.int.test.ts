@@ -242,19 +242,45 @@ describe('purchase host', () => {
     expect(payments.calls.filter((c) => c.kind === 'start' && c.idempotencyKey.startsWith(request.purchaseId))).toHaveLength(1);
   });
 
-  it('records one trace event per transition, inside the span of what caused it', async () => {
+  it('keeps each purchase in one trace: a span per transition, later events joined to it and linked to their cause', async () => {
     exporter.reset();
     const sale = await onSale(5);
     const request = input(sale.eventId, [{ ticketTypeId: sale.ga, quantity: 1 }]);
-    await host.start(request);
-    await host.deliver(request.purchaseId, { type: 'payment.succeeded', paymentId: `pay_${request.purchaseId}` });
+    const tracer = trace.getTracer('test');
+    // The buyer's request, then (in another trace, as a webhook job would be) the payment.
+    const requestTrace = await tracer.startActiveSpan('request', async (span) => {
+      await host.start(request);
+      span.end();
+      return span.spanContext().traceId;
+    });
+    const webhookSpan = await tracer.startActiveSpan('webhook job', async (span) => {
+      await host.deliver(request.purchaseId, { type: 'payment.succeeded', paymentId: `pay_${request.purchaseId}` });
+      span.end();
+      return span.spanContext();
+    });
     await provider.forceFlush();
-    const events = exporter
-      .getFinishedSpans()
-      .flatMap((s) => s.events)
-      .filter((e) => e.attributes?.['boxoffice.purchase.id'] === request.purchaseId);
-    const [rows] = await db.sql<{ n: number }[]>`select count(*)::int as n from purchase_transitions where purchase_id = ${request.purchaseId}`;
-    expect(events).toHaveLength(rows!.n);
-    expect(events.map((e) => e.attributes?.['boxoffice.transition.to'])).toEqual(['reserving', 'held', 'paying', 'confirming', 'confirmed']);
+    const spans = exporter.getFinishedSpans();
+    const transitions = spans
+      .filter((s) => s.name === 'boxoffice.purchase.transition' && s.attributes['boxoffice.purchase.id'] === request.purchaseId)
+      .sort((a, b) => Number(a.attributes['boxoffice.transition.seq']) - Number(b.attributes['boxoffice.transition.seq']));
+    const rows = await db.sql<{ to_state: string; trace_id: string }[]>`
+      select to_state, trace_id from purchase_transitions where purchase_id = ${request.purchaseId} order by seq`;
+    expect(transitions.map((s) => s.attributes['boxoffice.transition.to'])).toEqual(rows.map((r) => r.to_state));
+    expect(rows.map((r) => r.to_state)).toEqual(['reserving', 'held', 'paying', 'confirming', 'confirmed']);
+    // Everything, including what the webhook delivered, is in the request's trace...
+    expect(new Set(transitions.map((s) => s.spanContext().traceId))).toEqual(new Set([requestTrace]));
+    expect(new Set(rows.map((r) => r.trace_id))).toEqual(new Set([requestTrace]));
+    // ...and the delivery of the payment links back to the job that carried it.
+    const delivered = spans.find((s) => s.name === 'boxoffice.purchase.deliver' && s.attributes['boxoffice.transition.event'] === 'payment.succeeded');
+    expect(delivered?.spanContext().traceId).toBe(requestTrace);
+    expect(delivered?.links.map((l) => l.context.spanId)).toEqual([webhookSpan.spanId]);
+    // Transitions happen in order in time too.
+    const starts = transitions.map((s) => s.startTime[0] * 1e9 + s.startTime[1]);
+    expect([...starts].sort((a, b) => a - b)).toEqual(starts);
+    // Queries are spans of their own, inside the purchase's spans, without parameters.
+    const queries = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' && s.spanContext().traceId === requestTrace);
+    expect(queries.length).toBeGreaterThan(5);
+    expect(queries.some((s) => String(s.attributes['db.query.text']).startsWith('insert into purchases'))).toBe(true);
+    expect(queries.every((s) => !String(s.attributes['db.query.text']).includes(request.purchaseId))).toBe(true);
   });
 });

@@ -3,7 +3,8 @@
 // (version + 1), one append-only transition row and the requested effects into the outbox. After
 // commit it runs those effects; each reports back with the next event, delivered the same way.
 // Any node can do this for any purchase; events for one purchase apply one at a time (row lock).
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Link } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   advancePurchase,
   startPurchase,
@@ -55,6 +56,14 @@ interface OutboxRow {
 }
 
 const tracer = trace.getTracer('boxoffice.purchases');
+const traceContextFormat = new W3CTraceContextPropagator();
+
+/** The active span's context as a W3C traceparent (null when nothing is traced). */
+function currentTraceParent(): string | null {
+  const carrier: Record<string, string> = {};
+  traceContextFormat.inject(context.active(), carrier, defaultTextMapSetter);
+  return carrier['traceparent'] ?? null;
+}
 
 export interface HostDeps {
   sql: Sql;
@@ -85,8 +94,8 @@ export function createPurchaseHost(deps: HostDeps) {
     return rows;
   }
 
-  function traced<T>(name: string, attributes: Record<string, string>, work: () => Promise<T>): Promise<T> {
-    return tracer.startActiveSpan(name, { attributes }, async (span) => {
+  function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, parent = context.active(), links: Link[] = []): Promise<T> {
+    return tracer.startActiveSpan(name, { attributes, links }, parent, async (span) => {
       try {
         return await work();
       } catch (err) {
@@ -99,13 +108,37 @@ export function createPurchaseHost(deps: HostDeps) {
     });
   }
 
-  function noteTransition(purchaseId: string, step: PurchaseStep, eventType: string): void {
-    trace.getActiveSpan()?.addEvent(TELEMETRY.transitionEvent, {
-      [TELEMETRY.purchaseId]: purchaseId,
-      [TELEMETRY.transitionFrom]: step.from ?? '',
-      [TELEMETRY.transitionTo]: step.to,
-      [TELEMETRY.transitionEventType]: eventType,
-    });
+  /** One span per committed transition, timed from the start of its transaction to the commit. */
+  function noteTransition(purchaseId: string, step: PurchaseStep, eventType: string, version: number, startTime: number): void {
+    tracer
+      .startSpan(TELEMETRY.transitionSpan, {
+        startTime,
+        attributes: {
+          [TELEMETRY.purchaseId]: purchaseId,
+          [TELEMETRY.transitionFrom]: step.from ?? '',
+          [TELEMETRY.transitionTo]: step.to,
+          [TELEMETRY.transitionEventType]: eventType,
+          [TELEMETRY.transitionSeq]: version,
+        },
+      })
+      .end();
+  }
+
+  /**
+   * Runs `work` in a span of the purchase's own trace: whatever delivers an event (a webhook job,
+   * a timer, another request) is linked, so each purchase reads as one trace from its first request.
+   */
+  async function inPurchaseTrace<T>(purchaseId: string, name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+    const [row] = await sql<{ trace_context: string | null }[]>`select trace_context from purchases where id = ${purchaseId}`;
+    const active = trace.getActiveSpan()?.spanContext();
+    if (row?.trace_context) {
+      const stored = traceContextFormat.extract(ROOT_CONTEXT, { traceparent: row.trace_context }, defaultTextMapGetter);
+      const storedSpan = trace.getSpanContext(stored);
+      if (storedSpan && storedSpan.traceId !== active?.traceId) {
+        return traced(name, attributes, work, stored, active ? [{ context: active }] : []);
+      }
+    }
+    return traced(name, attributes, work);
   }
 
   /** Runs effects in order; every event they report is delivered in turn (breadth-first). */
@@ -132,8 +165,8 @@ export function createPurchaseHost(deps: HostDeps) {
   }
 
   async function apply(purchaseId: string, event: PurchaseEvent): Promise<{ view: PurchaseView; changed: boolean; pending: OutboxRow[] }> {
-    return traced(TELEMETRY.deliverSpan, { [TELEMETRY.purchaseId]: purchaseId, [TELEMETRY.transitionEventType]: event.type }, async () =>
-      sql.begin(async (tx) => {
+    const startTime = performance.timeOrigin + performance.now();
+    return sql.begin(async (tx) => {
         const [row] = await tx<{ snapshot: PersistedPurchase; version: number; promo_code_id: string | null; promo_returned: boolean }[]>`
           select snapshot, version, promo_code_id, promo_returned from purchases where id = ${purchaseId} for update`;
         if (!row) throw new AppError('not_found', 'purchase not found');
@@ -158,12 +191,11 @@ export function createPurchaseHost(deps: HostDeps) {
         return { view: { id: purchaseId, state: step.to, version, holdDeadline: deadline }, changed: true, pending, step };
       }).then((result) => {
         if ('step' in result) {
-          noteTransition(purchaseId, result.step, event.type);
+          noteTransition(purchaseId, result.step, event.type, result.view.version, startTime);
           deps.onTransition?.(purchaseId, result.step, result.view.version, result.view.holdDeadline);
         }
         return result;
-      }),
-    );
+      });
   }
 
   async function view(purchaseId: string): Promise<PurchaseView> {
@@ -184,8 +216,9 @@ export function createPurchaseHost(deps: HostDeps) {
     };
     const first = startPurchase(input);
     const attributes = { [TELEMETRY.purchaseId]: request.purchaseId, [TELEMETRY.transitionEventType]: 'purchase.created' };
-    const created = await traced(TELEMETRY.deliverSpan, attributes, async () => {
-      const result = await sql.begin(async (tx) => {
+    return traced(TELEMETRY.deliverSpan, attributes, async () => {
+      const startTime = performance.timeOrigin + performance.now();
+      const created = await sql.begin(async (tx) => {
         const [existing] = await tx<{ id: string; request_hash: string }[]>`
           select id, request_hash from purchases where customer_id = ${request.customerId} and idempotency_key = ${request.idempotencyKey}`;
         if (existing) {
@@ -197,21 +230,21 @@ export function createPurchaseHost(deps: HostDeps) {
         await guard?.(tx);
         await tx`
           insert into purchases (id, event_id, customer_id, state, snapshot, version, amount_minor, currency, idempotency_key, request_hash,
-                                 promo_code_id, pricing)
+                                 promo_code_id, pricing, trace_context)
           values (${request.purchaseId}, ${request.eventId}, ${request.customerId}, ${first.to}, ${tx.json(first.snapshot as never)}, 1,
                   ${request.amountMinor}, ${request.currency}, ${request.idempotencyKey}, ${request.requestHash},
-                  ${request.promoCodeId ?? null}, ${tx.json((request.pricing ?? {}) as never)})`;
+                  ${request.promoCodeId ?? null}, ${tx.json((request.pricing ?? {}) as never)}, ${currentTraceParent()})`;
         const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
         return { id: request.purchaseId, pending };
       });
-      if (result.id === request.purchaseId) {
-        noteTransition(request.purchaseId, first, 'purchase.created');
+      if (created.id === request.purchaseId) {
+        noteTransition(request.purchaseId, first, 'purchase.created', 1, startTime);
         deps.onTransition?.(request.purchaseId, first, 1, null);
       }
-      return result;
+      // The hold and the payment start run here, inside the request's trace.
+      await drain(created.id, created.pending);
+      return { ...(await view(created.id)), existing: created.id !== request.purchaseId };
     });
-    await drain(created.id, created.pending);
-    return { ...(await view(created.id)), existing: created.id !== request.purchaseId };
   }
 
   return {
@@ -232,9 +265,12 @@ export function createPurchaseHost(deps: HostDeps) {
 
     /** Delivers one event (from a webhook, a timer, the buyer) and runs what follows from it. */
     async deliver(purchaseId: string, event: PurchaseEvent): Promise<PurchaseView & { changed: boolean }> {
-      const result = await apply(purchaseId, event);
-      await drain(purchaseId, result.pending);
-      return { ...(await view(purchaseId)), changed: result.changed };
+      const attributes = { [TELEMETRY.purchaseId]: purchaseId, [TELEMETRY.transitionEventType]: event.type };
+      return inPurchaseTrace(purchaseId, TELEMETRY.deliverSpan, attributes, async () => {
+        const result = await apply(purchaseId, event);
+        await drain(purchaseId, result.pending);
+        return { ...(await view(purchaseId)), changed: result.changed };
+      });
     },
 
     view,
@@ -245,7 +281,9 @@ export function createPurchaseHost(deps: HostDeps) {
         select id::text, purchase_id, step, effect, params from purchase_outbox
         where done_at is null and created_at < now() - make_interval(secs => ${olderThanMs / 1000})
         order by id limit ${limit}`;
-      for (const row of rows) await drain(row.purchase_id, [row]);
+      for (const row of rows) {
+        await inPurchaseTrace(row.purchase_id, TELEMETRY.relaySpan, { [TELEMETRY.purchaseId]: row.purchase_id }, () => drain(row.purchase_id, [row]));
+      }
       return rows.length;
     },
   };

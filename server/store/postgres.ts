@@ -1,5 +1,8 @@
 // The Postgres pool (postgres.js). One per process; capabilities receive it, never create their own.
+// Every query is a span (query-spans.ts) and every transaction a span around its queries.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import postgres from 'postgres';
+import { withQuerySpans } from './query-spans.ts';
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
@@ -21,8 +24,10 @@ export function createPostgres(options: PostgresOptions): Sql {
     connection: { application_name: options.applicationName ?? 'boxoffice' },
     ...(options.maxPipeline ? { max_pipeline: options.maxPipeline } : {}),
   });
-  return withSafeTransactions(sql);
+  return withQuerySpans(withSafeTransactions(sql));
 }
+
+const tracer = trace.getTracer('boxoffice.postgres');
 
 /**
  * postgres.js 3.4.9 can write a transaction's BEGIN without reserving its connection when the
@@ -33,8 +38,9 @@ export function createPostgres(options: PostgresOptions): Sql {
  * and runs BEGIN / COMMIT / ROLLBACK on it. Callers keep writing `sql.begin(async (tx) => ...)`.
  */
 function withSafeTransactions(sql: Sql): Sql {
-  async function begin<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> {
-    const reserved = await sql.reserve();
+  async function run<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> {
+    const connection = await sql.reserve();
+    const reserved = withQuerySpans(connection);
     try {
       await reserved`begin`;
       try {
@@ -46,8 +52,21 @@ function withSafeTransactions(sql: Sql): Sql {
         throw err;
       }
     } finally {
-      reserved.release();
+      connection.release();
     }
+  }
+  function begin<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> {
+    if (!trace.getActiveSpan()) return run(fn);
+    return tracer.startActiveSpan('transaction', async (span) => {
+      try {
+        return await run(fn);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   }
   return Object.assign(sql, {
     begin: (first: unknown, second?: unknown) => {

@@ -11,8 +11,11 @@ export interface Spawned {
   kill: (signal: NodeJS.Signals) => void;
 }
 
+/** The server starts as in production: OpenTelemetry first (see the Dockerfile and npm run serve). */
+const PRELOADS: Record<string, string[]> = { 'server/main.ts': ['--import', './server/observability/instrument.ts'] };
+
 export function spawnScript(script: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(PRELOADS[script] ?? []), script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,1 @@
+alter table purchases drop column trace_context;
