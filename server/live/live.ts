@@ -17,6 +17,7 @@ import type { Logger } from '../observability/index.ts';
 import { doorCounts } from '../scanning/door-counts.ts';
 import { createRedis, type Redis, type Sql } from '../store/index.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
+import { connectionLink, socketMessageSpans } from '../observability/message-spans.ts';
 
 export interface PurchaseUpdate {
   purchaseId: string;
@@ -148,6 +149,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
 
   function onConnection(socket: Socket): void {
     const ip = socket.handshake.address;
+    socket.use(socketMessageSpans(connectionLink(socket.handshake.headers), { 'boxoffice.socket.id': socket.id }));
     const allow = limiter();
     const refuse = (code: string, message: string) => socket.emit('live_error', { code, message });
     let cut = false;

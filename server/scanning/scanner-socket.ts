@@ -4,6 +4,7 @@
 // to, with a reason, audited). Admission is one conditional update in PostgreSQL, so of two devices
 // scanning one ticket at once exactly one admits it; every scan lands in the checkins log.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Link } from '@opentelemetry/api';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import { recordAudit } from '../identity/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Sql } from '../store/index.ts';
 import { peekFacts, verifyCode, type TicketSigner } from './ticket-codes.ts';
+import { connectionLink, traceMessage } from '../observability/message-spans.ts';
 
 export const SCANNER_PATH = '/scanner/v1';
 export const PROTOCOL_VERSION = 1;
@@ -87,7 +89,7 @@ export function attachScanners(deps: ScannerDeps) {
     if (!token) return refuse(socket, 401, 'a device token is required');
     deps
       .authenticateDevice(token)
-      .then((device) => wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, device)))
+      .then((device) => wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, device, connectionLink(req.headers))))
       .catch(() => refuse(socket, 401, 'invalid or revoked device token'));
   }
   deps.httpServer.on('upgrade', onUpgrade);
@@ -215,7 +217,7 @@ export function attachScanners(deps: ScannerDeps) {
     };
   }
 
-  function onConnection(ws: WebSocket, device: DevicePrincipal) {
+  function onConnection(ws: WebSocket, device: DevicePrincipal, links: Link[]) {
     let alive = true;
     const perSecond = deps.messagesPerSecond;
     const burst = perSecond * 2;
@@ -255,7 +257,8 @@ export function attachScanners(deps: ScannerDeps) {
       } catch {
         return error('malformed', 'messages are JSON text frames');
       }
-      void handle(parsed).catch((err: unknown) => {
+      const attributes = { 'messaging.system': 'websocket', 'messaging.operation.name': parsed.type, 'boxoffice.device.id': device.deviceId, 'boxoffice.event.id': device.eventId };
+      void traceMessage(`scanner ${parsed.type}`, attributes, links, () => handle(parsed)).catch((err: unknown) => {
         log.warn({ err, deviceId: device.deviceId }, 'scan failed');
         error('internal', 'the scan could not be recorded; try again', 'requestId' in parsed ? parsed.requestId : undefined);
       });

@@ -2,10 +2,13 @@
 // in-memory exporter: the buyer's POST /purchases, the hold, the payment start, then the sandbox's
 // payment webhook in another request, its payment-events job, and the confirm. The purchase must
 // read as one connected trace holding every transition in order; the webhook's own trace (request
-// -> job) is linked from it. Log lines written inside carry the trace and span ids.
+// -> job) is linked from it. Messages on sockets (Socket.IO, scanners) are spans of their own,
+// linked to the trace of the upgrade request that opened the connection.
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { SpanKind } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startTelemetry, type Telemetry } from '../../server/observability/telemetry.ts';
 import type { TestDatabase, TestRedis } from '../helpers/databases.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -124,5 +127,48 @@ describe('tracing', () => {
     const logged = await db.sql<{ trace_id: string }[]>`select distinct trace_id from purchase_transitions where purchase_id = ${purchaseId}`;
     expect(logged.map((r) => r.trace_id)).toEqual([purchaseTraceId]);
     await assertPromises(db.sql, redis, sale.eventId);
+  });
+
+  it('makes each socket message a span linked to the connection upgrade, with its queries inside', async () => {
+    const [organizer] = await people(db.sql, 1, 'organizer');
+    const sale = await saleEvent(db.sql, organizer!.id, { capacity: 5 });
+    const device = await call<{ token: string }>(`${node.api}/organizer/events/${sale.eventId}/devices`, { token: organizer!.token, body: { name: 'Door' } });
+    expect(device.status).toBe(201);
+    exporter.reset();
+    // The clients connect inside a span of their own; the upgrade requests carry its context (sent
+    // by hand, and by the HTTP client instrumentation of this process, in the same trace).
+    const client = trace.getTracer('test').startSpan('client');
+    const upgradeTrace = client.spanContext().traceId;
+    const traceparent = `00-${upgradeTrace}-${client.spanContext().spanId}-01`;
+    const inClient = <T>(fn: () => T): T => context.with(trace.setSpan(context.active(), client), fn);
+
+    // A scanner says hello over plain WebSocket...
+    const ws = inClient(() => new WebSocket(`${node.url.replace('http', 'ws')}/scanner/v1`, { headers: { authorization: `Bearer ${device.body.token}`, traceparent } }));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const welcome = new Promise<{ type: string }>((resolve) => ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString()) as { type: string })));
+    ws.send(JSON.stringify({ type: 'hello', protocol: 1 }));
+    expect((await welcome).type).toBe('welcome');
+    ws.close();
+
+    // ...and a browser watches the event over Socket.IO.
+    const socket = inClient(() => connect(node.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { traceparent } }));
+    const snapshot = await new Promise<{ eventId?: string }>((resolve) => socket.emit('watch', { eventId: sale.eventId }, resolve));
+    expect(snapshot.eventId).toBe(sale.eventId);
+    socket.close();
+    client.end();
+
+    await telemetry.flush();
+    const spans = exporter.getFinishedSpans();
+    for (const name of ['scanner hello', 'socket.io watch']) {
+      const message = spans.find((s) => s.name === name);
+      expect(message, name).toBeDefined();
+      expect(message!.kind).toBe(SpanKind.CONSUMER);
+      expect(parentOf(message!)).toBeUndefined();
+      expect(message!.links.map((l) => l.context.traceId)).toEqual([upgradeTrace]);
+      expect(message!.spanContext().traceId).not.toBe(upgradeTrace);
+    }
+    const hello = spans.find((s) => s.name === 'scanner hello')!;
+    const inside = traceOf(spans, hello.spanContext().traceId).filter((s) => s.attributes['db.system.name'] === 'postgresql');
+    expect(inside.length).toBeGreaterThan(0);
   });
 });
