@@ -1,7 +1,7 @@
 // OpenTelemetry for one process: the SDK, the instrumentations (HTTP, Fastify, ioredis) and where
 // spans go. Started before anything else by instrument.ts (node --import), or by a test with its
-// own span processor. Spans always get real trace ids (log lines and stored transitions carry
-// them); they leave the process only when OTEL_EXPORTER_OTLP_ENDPOINT names a collector.
+// own span processor. Spans are recorded and exported only when OTEL_EXPORTER_OTLP_ENDPOINT names a
+// collector; either way they get real trace ids, which log lines and stored transitions carry.
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -91,15 +91,19 @@ function untraced(url: string | undefined): boolean {
 
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (running) return running;
+  const exporting = options.spanProcessors !== undefined || Boolean(options.otlpEndpoint);
   const spanProcessors = options.spanProcessors ?? [
     options.otlpEndpoint ? new BatchSpanProcessor(new OTLPTraceExporter()) : new NoopSpanProcessor(),
   ];
+  // With nowhere to send spans, none is recorded; their trace ids still exist and propagate (log
+  // lines and stored transitions keep them) at a fraction of the cost of recording.
+  const ratio = exporting ? (options.sampleRatio ?? 1) : 0;
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     resource: resourceFromAttributes({ 'service.version': options.serviceVersion }),
     ...(options.detectResources === false ? { autoDetectResources: false } : {}),
     spanProcessors,
-    sampler: new ParentBasedSampler({ root: new RootSampler(options.sampleRatio ?? 1) }),
+    sampler: new ParentBasedSampler({ root: new RootSampler(ratio) }),
     // Metrics are served by /metrics (prom-client) and logs by pino: no OTLP readers for either.
     metricReaders: [],
     logRecordProcessors: [],

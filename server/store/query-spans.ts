@@ -16,11 +16,19 @@ function isTemplate(value: unknown): value is TemplateStringsArray {
   return Array.isArray(value) && Object.hasOwn(value, 'raw');
 }
 
+/** A template's strings are one object per call site: its statement text is worked out once. */
+const statements = new WeakMap<TemplateStringsArray, string>();
+
 /** The statement with $1..$n where values go (fragments count as one placeholder). */
 export function statementText(strings: TemplateStringsArray): string {
-  let text = strings[0] ?? '';
-  for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
-  return text.replace(/\s+/g, ' ').trim().slice(0, MAX_STATEMENT);
+  let text = statements.get(strings);
+  if (text === undefined) {
+    text = strings[0] ?? '';
+    for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
+    text = text.replace(/\s+/g, ' ').trim().slice(0, MAX_STATEMENT);
+    statements.set(strings, text);
+  }
+  return text;
 }
 
 /** select / insert / update / delete / with / begin / ... : a low-cardinality span name. */
