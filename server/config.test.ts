@@ -15,6 +15,7 @@ const PRODUCTION = {
   STRIPE_WEBHOOK_SECRET: 'whsec_configonly0000',
   MAILER: 'smtp',
   SMTP_URL: 'smtp://mail.example.com:587',
+  METRICS_PORT: '9464',
 };
 
 function problemsOf(env: Record<string, string>): Map<string, string> {
@@ -73,7 +74,7 @@ describe('loadConfig', () => {
 
   it('refuses every unsafe production setting at once', () => {
     const problems = problemsOf({ ...BASE, NODE_ENV: 'production', CORS_ORIGINS: '*', API_DOCS: 'true' });
-    expect([...problems.keys()].sort()).toEqual(['API_DOCS', 'CORS_ORIGINS', 'JWT_SECRET', 'MAILER', 'PAYMENT_PROVIDER']);
+    expect([...problems.keys()].sort()).toEqual(['API_DOCS', 'CORS_ORIGINS', 'JWT_SECRET', 'MAILER', 'METRICS_PORT', 'PAYMENT_PROVIDER']);
     expect(problems.get('JWT_SECRET')).toMatch(/required/);
     expect(problems.get('CORS_ORIGINS')).toMatch(/wildcard/);
   });
@@ -101,6 +102,23 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...PRODUCTION, STRIPE_SECRET_KEY: 'pk_live_notasecretkey' }).get('STRIPE_SECRET_KEY')).toMatch(/sk_test_/);
     expect(problemsOf({ ...PRODUCTION, STRIPE_API_URL: 'http://127.0.0.1:12111' }).get('STRIPE_API_URL')).toMatch(/https/);
     expect(loadConfig(PRODUCTION).payments.stripe?.apiUrl).toBeNull();
+  });
+
+  it('keeps metrics private in production: a port of their own or a strong token', () => {
+    const { METRICS_PORT: _port, ...open } = PRODUCTION;
+    expect(problemsOf(open).get('METRICS_PORT')).toMatch(/METRICS_PORT .* or METRICS_TOKEN/);
+    expect(problemsOf({ ...open, METRICS_TOKEN: 'too-short' }).get('METRICS_TOKEN')).toMatch(/at least 32/);
+    expect(problemsOf({ ...open, METRICS_TOKEN: 'x'.repeat(40) }).get('METRICS_TOKEN')).toMatch(/weak/);
+    expect(loadConfig({ ...open, METRICS_TOKEN: STRONG_SECRET }).metrics).toEqual({ port: null, token: STRONG_SECRET });
+    expect(loadConfig(PRODUCTION).metrics).toEqual({ port: 9464, token: null });
+    expect(loadConfig(BASE).metrics).toEqual({ port: null, token: null });
+  });
+
+  it('reads error tracking settings (off unless a DSN is given)', () => {
+    expect(loadConfig(BASE).errorTracking).toEqual({ dsn: null, environment: 'development', release: null });
+    const config = loadConfig({ ...BASE, SENTRY_DSN: 'https://public@errors.example.com/7', SENTRY_ENVIRONMENT: 'staging', RELEASE: 'boxoffice@1.2.3' });
+    expect(config.errorTracking).toEqual({ dsn: 'https://public@errors.example.com/7', environment: 'staging', release: 'boxoffice@1.2.3' });
+    expect(problemsOf({ ...BASE, SENTRY_DSN: 'not a url' }).has('SENTRY_DSN')).toBe(true);
   });
 
   it('accepts a safe production config: docs off, HSTS-worthy, frozen', () => {

@@ -85,6 +85,17 @@ export const envSchema = z.object({
   SCANNER_MESSAGES_PER_SECOND: positiveInt.default(20),
   /** Doors open this many hours before an event starts; earlier scans are not valid yet. */
   SCANNER_ADMIT_FROM_HOURS: positiveInt.max(24 * 365).default(12),
+
+  /** Serve /metrics on this port of its own (0.0.0.0 inside a private network) instead of PORT. */
+  METRICS_PORT: port.optional(),
+  /** Bearer token /metrics asks for (on either port); at least 32 characters. */
+  METRICS_TOKEN: z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`).optional(),
+
+  /** Error tracking: reports go to this Sentry DSN; unset means errors are only logged. */
+  SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
+  SENTRY_ENVIRONMENT: z.string().min(1).max(64).optional(),
+  /** The build's release name on error reports and spans (default: boxoffice@<package version>). */
+  RELEASE: z.string().min(1).max(200).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -133,6 +144,9 @@ export interface Config {
     readonly maxWatchesPerSocket: number;
   };
   readonly scanning: { readonly messagesPerSecond: number; readonly admitFromMs: number };
+  /** /metrics: on its own port when `port` is set (else on the API's), behind `token` when set. */
+  readonly metrics: { readonly port: number | null; readonly token: string | null };
+  readonly errorTracking: { readonly dsn: string | null; readonly environment: string; readonly release: string | null };
   readonly purchases: {
     readonly holdTtlMs: number;
     readonly holdGraceMs: number;
@@ -187,6 +201,13 @@ function productionProblems(raw: RawEnv): ConfigProblem[] {
   }
   for (const variable of ['STRIPE_API_URL', 'PAYSTACK_API_URL']) {
     if (raw[variable]?.startsWith('http:')) problems.push({ variable, message: 'must be https in production' });
+  }
+  if (!raw['METRICS_PORT'] && !raw['METRICS_TOKEN']) {
+    problems.push({ variable: 'METRICS_PORT', message: 'metrics are not public in production: set METRICS_PORT (a private port) or METRICS_TOKEN' });
+  }
+  const metricsToken = raw['METRICS_TOKEN'];
+  if (metricsToken && (WEAK_SECRETS.has(metricsToken) || /^(.)\1*$/.test(metricsToken))) {
+    problems.push({ variable: 'METRICS_TOKEN', message: 'is a default or weak value; generate a random one' });
   }
   return problems;
 }
@@ -268,6 +289,8 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       maxWatchesPerSocket: e.LIVE_MAX_WATCHES_PER_SOCKET,
     },
     scanning: { messagesPerSecond: e.SCANNER_MESSAGES_PER_SECOND, admitFromMs: e.SCANNER_ADMIT_FROM_HOURS * 3600 * 1000 },
+    metrics: { port: e.METRICS_PORT ?? null, token: e.METRICS_TOKEN ?? null },
+    errorTracking: { dsn: e.SENTRY_DSN ?? null, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV, release: e.RELEASE ?? null },
     purchases: {
       holdTtlMs: e.HOLD_TTL_SECONDS * 1000,
       holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,
