@@ -15,7 +15,7 @@ import { registerRateLimits, type RateLimitSettings } from './http/rate-limits.t
 import { registerSecurity } from './http/security.ts';
 import type { App } from './http/types.ts';
 import { registerWebClient } from './http/web-client.ts';
-import { registerHealthRoutes, type Logger, type ReadinessCheck } from './observability/index.ts';
+import { METRICS_PATH, registerHealthRoutes, registerMetricsRoute, type Logger, type Metrics, type ReadinessCheck } from './observability/index.ts';
 
 export const PACKAGE_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -34,6 +34,8 @@ export interface AppDeps {
   rateLimits?: RateLimitSettings;
   /** Extra route plugins mounted under /api/v1 (capabilities; tests add their own). */
   apiPlugins?: readonly ((api: App) => Promise<void> | void)[];
+  /** The node's metrics: request latency is recorded, and /metrics served here unless it has a port of its own. */
+  metrics?: { metrics: Metrics; servedHere: boolean; token: string | null };
 }
 
 const anonymousOnly: Authenticate = (authorization) =>
@@ -87,6 +89,14 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
     // Requests already in flight when shutdown began finish, then their connection closes.
     if (deps.isShuttingDown()) reply.header('connection', 'close');
   });
+  if (deps.metrics) {
+    const { httpDuration } = deps.metrics.metrics;
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      if (route === METRICS_PATH) return;
+      httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
+  }
 
   const docsCsp = await registerDocs(app, {
     version: PACKAGE_VERSION,
@@ -97,6 +107,7 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
   if (deps.rateLimits) await registerRateLimits(app, deps.rateLimits);
   const routes = registerPolicies(app, deps.authenticate ?? anonymousOnly);
   registerHealthRoutes(app, { checks: deps.readiness, isShuttingDown: deps.isShuttingDown });
+  if (deps.metrics?.servedHere) registerMetricsRoute(app, { metrics: deps.metrics.metrics, token: deps.metrics.token, log: deps.log });
 
   await app.register(
     async (api) => {

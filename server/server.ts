@@ -7,12 +7,23 @@ import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
 import { createCatalog } from './catalog/index.ts';
 import { createIdentity, type Identity } from './identity/index.ts';
-import { createMailQueue, createOutboxMailer, createSmtpMailer, startMailWorker } from './mail/index.ts';
+import { createMailQueue, createOutboxMailer, createSmtpMailer, MAIL_QUEUE, startMailWorker } from './mail/index.ts';
 import { createLive, type Live } from './live/index.ts';
 import { attachScanners, scanningRoutes } from './scanning/index.ts';
-import { createLogger, readinessChecks, type Logger } from './observability/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  METRICS_PATH,
+  readinessChecks,
+  startMetricsServer,
+  type Logger,
+  type Metrics,
+  type MetricsServer,
+} from './observability/index.ts';
+import { queueDepths } from './jobs/index.ts';
+import { PAYMENT_EVENTS_QUEUE } from './payments/index.ts';
 import type { Telemetry } from './observability/telemetry.ts';
-import { createPurchases, rebuildAvailability, type Purchases } from './purchases/index.ts';
+import { createPurchases, EVENT_REFUNDS_QUEUE, HOLD_TIMER_QUEUE, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
 
@@ -41,6 +52,9 @@ export interface RunningServer {
   /** Every guarded route with its authorization policy. */
   routes: RouteEntry[];
   url: string;
+  /** Where this node's metrics are served (its own listener, or /metrics of the API). */
+  metricsUrl: string;
+  metrics: Metrics;
   sql: Sql;
   redis: Redis;
   lifecycle: ShutdownController;
@@ -60,15 +74,25 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await connectRedis(redis);
   const migrations = await readMigrations();
 
-  const queues = { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix };
+  const metrics = createMetrics();
+  const queues = {
+    redisUrl: config.redis.url,
+    keyPrefix: config.redis.keyPrefix,
+    onJobFailed: (queue: string) => metrics.queueFailures.inc({ queue }),
+  };
   const mailQueue = createMailQueue(queues, redis);
   const mailer = config.mail.transport === 'smtp' && config.mail.smtpUrl
     ? createSmtpMailer(config.mail.smtpUrl, config.mail.from)
     : createOutboxMailer(sql);
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
-  const live = createLive({ config, redis, log });
-  const purchases = createPurchases({ config, sql, redis, log, queues, live });
+  const live = createLive({ config, redis, log, metrics });
+  const purchases = createPurchases({ config, sql, redis, log, queues, live, metrics });
+  const queueNames = [MAIL_QUEUE, HOLD_TIMER_QUEUE, PAYMENT_EVENTS_QUEUE, EVENT_REFUNDS_QUEUE];
+  const depths = queueDepths(queues, redis, queueNames);
+  metrics.readFrom({ queueJobs: () => depths.read() });
+  // Every queue's failure series exists from the start, so rate() works before the first failure.
+  for (const queue of queueNames) metrics.queueFailures.inc({ queue }, 0);
   const catalog = createCatalog({ sql, heldCount: purchases.heldCount, seatStates: purchases.seatStates, onEventCancelled: (eventId) => purchases.refunds.enqueueEvent(eventId) });
 
   const { app, routes } = await buildAppWithRoutes({
@@ -86,6 +110,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, scanningRoutes(sql), ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations }),
     webClientDir: options.webClientDir ?? WEB_CLIENT_DIR,
+    metrics: { metrics, servedHere: config.metrics.port === null, token: config.metrics.token },
   });
 
   live.attach({
@@ -105,15 +130,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     messagesPerSecond: config.scanning.messagesPerSecond,
     admitFromMs: config.scanning.admitFromMs,
     onAdmitted: (eventId) => live.admitted(eventId),
+    onChecked: (outcome) => metrics.scannerValidations.inc({ outcome }),
   });
+  let metricsServer: MetricsServer | null = null;
   // Sockets first: open WebSockets would otherwise keep the HTTP server from closing (Socket.IO's
   // close also closes the HTTP server, so the scanners' sockets must be gone before it).
   lifecycle.add({ name: 'scanner sockets', run: () => scanners.close() });
   lifecycle.add({ name: 'live sockets', run: () => live.close() });
   lifecycle.add({ name: 'http', run: () => app.close() });
+  lifecycle.add({ name: 'metrics listener', run: async () => await metricsServer?.close() });
   lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });
   lifecycle.add({ name: 'mail queue', run: () => mailQueue.close() });
+  lifecycle.add({ name: 'queue depths', run: () => depths.close() });
   lifecycle.add({ name: 'redis', run: async () => void (await redis.quit()) });
   lifecycle.add({ name: 'postgres', run: () => sql.end({ timeout: 5 }) });
   for (const step of options.afterClose ?? []) lifecycle.add(step);
@@ -128,5 +157,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   purchases.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });
-  return { app, routes, url, sql, redis, lifecycle, purchases, live, identity };
+  if (config.metrics.port !== null) {
+    metricsServer = await startMetricsServer({ host: config.http.host, port: config.metrics.port, metrics, token: config.metrics.token, log });
+  }
+  return { app, routes, url, metricsUrl: metricsServer?.url ?? `${url}${METRICS_PATH}`, metrics, sql, redis, lifecycle, purchases, live, identity };
 }

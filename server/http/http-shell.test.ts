@@ -188,6 +188,7 @@ describe('HTTP shell', () => {
       STRIPE_WEBHOOK_SECRET: 'whsec_shellonly0000',
       MAILER: 'smtp',
       SMTP_URL: 'smtp://mail.example:587',
+      METRICS_PORT: '9464',
     });
     try {
       const res = await prod.app.inject({ method: 'GET', url: '/api/v1' });

@@ -34,7 +34,7 @@ export interface RouteEntry {
 }
 
 /** Routes outside the API that need no policy: health probes, the development docs, the web client's files. */
-const UNGUARDED = [/^\/health\//, /^\/docs(\/|$)/, /^\/$/, /^\/index\.html$/, /^\/assets\/[\w.-]+$/];
+const UNGUARDED = [/^\/health\//, /^\/metrics$/, /^\/docs(\/|$)/, /^\/$/, /^\/index\.html$/, /^\/assets\/[\w.-]+$/];
 
 export function allows(policy: Policy, principal: Principal): boolean {
   switch (policy) {

@@ -9,6 +9,8 @@ export interface QueueSettings {
   redisUrl: string;
   /** The deployment's key prefix; queues live under `<prefix>:jobs`. */
   keyPrefix: string;
+  /** Told of every failed job attempt, by queue (metrics). */
+  onJobFailed?: (queue: string) => void;
 }
 
 export function queuePrefix(settings: QueueSettings): string {
@@ -49,7 +51,10 @@ export function startWorker<T>(
 ): RunningWorker {
   const connection = workerConnection(settings, queue);
   const worker = new Worker<T>(queue, async (job) => void (await process(job)), workerOptions(settings, connection, options.concurrency));
-  worker.on('failed', (job, err) => options.log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, `${options.label} failed`));
+  worker.on('failed', (job, err) => {
+    settings.onJobFailed?.(queue);
+    options.log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, `${options.label} failed`);
+  });
   worker.on('error', (err) => options.log.warn({ err }, `${options.label} worker error`));
   return {
     async close() {

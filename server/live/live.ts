@@ -13,7 +13,7 @@ import type { SeatStates } from '../catalog/index.ts';
 import type { Config } from '../config.ts';
 import type { Principal } from '../identity/index.ts';
 import type { Inventory } from '../inventory/index.ts';
-import type { Logger } from '../observability/index.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import { doorCounts } from '../scanning/door-counts.ts';
 import { createRedis, type Redis, type Sql } from '../store/index.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
@@ -56,7 +56,7 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
 /** Packets engine.io holds for a socket that it could not write yet (its public API has no getter). */
 const pendingPackets = (socket: Socket): number => (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
 
-export function createLive({ config, redis, log }: { config: Config; redis: Redis; log: Logger }) {
+export function createLive({ config, redis, log, metrics }: { config: Config; redis: Redis; log: Logger; metrics?: Metrics }) {
   const coalescer = new ChangeCoalescer();
   const doorChanges = new ChangeCoalescer();
   const lastFlush = new Map<string, number>();
@@ -71,6 +71,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
   const timers: NodeJS.Timeout[] = [];
   let flushing: Promise<void> | null = null;
   const stats = { flushes: 0, messages: 0 };
+  metrics?.readFrom({ watchersConnected: () => io?.engine.clientsCount ?? 0 });
 
   const room = (eventId: string) => `event:${eventId}`;
   const localWatchers = (eventId: string) => io?.sockets.adapter.rooms.get(room(eventId))?.size ?? 0;
@@ -129,6 +130,7 @@ export function createLive({ config, redis, log }: { config: Config; redis: Redi
       // load test measures change-to-screen time with it).
       const update = { eventId, version, since, counts: await counts(eventId), seats };
       io.to(room(eventId)).emit('availability', update);
+      metrics?.broadcastLag.observe((Date.now() - since) / 1000);
       stats.flushes++;
       stats.messages += localWatchers(eventId);
     }

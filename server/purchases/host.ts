@@ -19,6 +19,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../observability/index.ts';
 import { TELEMETRY } from '../observability/telemetry-names.ts';
 import type { Sql, TransactionSql } from '../store/index.ts';
+import type { TransitionNotice } from './purchase-metrics.ts';
 
 /** Runs one effect; resolves with the event that reports its outcome, if any. Must be idempotent. */
 export type EffectRunner = (purchaseId: string, step: string, effect: Effect) => Promise<PurchaseEvent | null>;
@@ -69,8 +70,8 @@ export interface HostDeps {
   sql: Sql;
   runEffect: EffectRunner;
   log: Logger;
-  /** After a transition is committed (live buyer updates). Must not throw. */
-  onTransition?: (purchaseId: string, step: PurchaseStep, version: number, holdDeadline: Date | null) => void;
+  /** After a transition is committed (live buyer updates, metrics). Must not throw. */
+  onTransition?: (notice: TransitionNotice) => void;
 }
 
 export function createPurchaseHost(deps: HostDeps) {
@@ -192,7 +193,7 @@ export function createPurchaseHost(deps: HostDeps) {
       }).then((result) => {
         if ('step' in result) {
           noteTransition(purchaseId, result.step, event.type, result.view.version, startTime);
-          deps.onTransition?.(purchaseId, result.step, result.view.version, result.view.holdDeadline);
+          deps.onTransition?.({ purchaseId, step: result.step, event, version: result.view.version, holdDeadline: result.view.holdDeadline });
         }
         return result;
       });
@@ -239,7 +240,7 @@ export function createPurchaseHost(deps: HostDeps) {
       });
       if (created.id === request.purchaseId) {
         noteTransition(request.purchaseId, first, 'purchase.created', 1, startTime);
-        deps.onTransition?.(request.purchaseId, first, 1, null);
+        deps.onTransition?.({ purchaseId: request.purchaseId, step: first, event: null, version: 1, holdDeadline: null });
       }
       // The hold and the payment start run here, inside the request's trace.
       await drain(created.id, created.pending);

@@ -5,7 +5,7 @@ import type { Live } from '../live/index.ts';
 import type { App } from '../http/types.ts';
 import { createInventory } from '../inventory/index.ts';
 import type { QueueSettings } from '../jobs/index.ts';
-import type { Logger } from '../observability/index.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import {
   createPaymentEventQueue,
   createPayments,
@@ -20,12 +20,12 @@ import {
   type PaymentProvider,
   type Payments,
 } from '../payments/index.ts';
-import type { PurchaseStep } from '../../machines/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
 import { createTicketSigner } from '../scanning/index.ts';
 import { createEffectRunner } from './effects.ts';
 import { createPurchaseHost } from './host.ts';
+import { countTransition, type TransitionNotice } from './purchase-metrics.ts';
 import { rebuildAvailability, sellingEvents } from './reconcile.ts';
 import { createRefunds } from './refunds.ts';
 import { purchaseRoutes } from './routes.ts';
@@ -35,6 +35,8 @@ export { createEffectRunner, type EffectDeps } from './effects.ts';
 export { createPurchaseHost, type EffectRunner, type PurchaseHost, type PurchaseView, type StartRequest } from './host.ts';
 export type { PaymentPort } from './payments-port.ts';
 export { rebuildAvailability } from './reconcile.ts';
+export { EVENT_REFUNDS_QUEUE } from './refunds.ts';
+export { HOLD_TIMER_QUEUE } from './timers.ts';
 
 export interface PurchasesDeps {
   config: Config;
@@ -44,6 +46,8 @@ export interface PurchasesDeps {
   queues: QueueSettings;
   /** Live watchers and buyers (Socket.IO); told of availability and purchase changes. */
   live?: Pick<Live, 'changed' | 'purchaseChanged'>;
+  /** The node's metrics: transitions are counted, and the sale's gauges read from here. */
+  metrics?: Metrics;
 }
 
 /**
@@ -53,7 +57,7 @@ export interface PurchasesDeps {
  */
 const RECONCILE_EVERY_SWEEPS = 10;
 
-export function createPurchases({ config, sql, redis, log, queues, live }: PurchasesDeps) {
+export function createPurchases({ config, sql, redis, log, queues, live, metrics }: PurchasesDeps) {
   const inventory = createInventory(redis, config.redis.keyPrefix);
   const paymentEvents = createPaymentEventQueue(queues, redis);
   // The sandbox reports through the payments service, which is built around the chosen provider.
@@ -70,18 +74,17 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
   const host = createPurchaseHost({
     sql,
     log,
-    ...(live
-      ? {
-          onTransition: (purchaseId: string, step: PurchaseStep, version: number, holdDeadline: Date | null) =>
-            live.purchaseChanged(step.snapshot.context.customerId, {
-              purchaseId,
-              eventId: step.snapshot.context.eventId,
-              state: step.to,
-              version,
-              holdExpiresAt: holdDeadline?.toISOString() ?? null,
-            }),
-        }
-      : {}),
+    onTransition(notice: TransitionNotice) {
+      if (metrics) countTransition(metrics, notice);
+      const { context } = notice.step.snapshot;
+      live?.purchaseChanged(context.customerId, {
+        purchaseId: notice.purchaseId,
+        eventId: context.eventId,
+        state: notice.step.to,
+        version: notice.version,
+        holdExpiresAt: notice.holdDeadline?.toISOString() ?? null,
+      });
+    },
     runEffect: createEffectRunner({
       sql,
       inventory,
@@ -97,6 +100,10 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
   });
 
   const refunds = createRefunds({ sql, host, queues, redis, log });
+  metrics?.readFrom({
+    liveHolds: async () => (await sql<{ n: number }[]>`select count(*)::int as n from purchases where state in ('held', 'paying')`)[0]?.n ?? 0,
+    paidWithoutTicketOrRefund: () => payments.paidWithoutTicketOrRefund(),
+  });
 
   const expire = (purchaseId: string, now: number) => host.deliver(purchaseId, { type: 'hold.expired', now });
   let sweeps = 0;
@@ -133,6 +140,7 @@ export function createPurchases({ config, sql, redis, log, queues, live }: Purch
         payments,
         stripePublishableKey: config.payments.stripe?.publishableKey ?? null,
         maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent,
+        ...(metrics ? { onRefusedEarly: (reason: string) => metrics.holdsRejected.inc({ reason }) } : {}),
       }),
       ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),
       webhookRoutes(providers, payments),

@@ -20,6 +20,8 @@ export interface PurchaseRouteDeps {
   payments: Pick<Payments, 'paymentOf'>;
   stripePublishableKey: string | null;
   maxTicketsPerCustomerPerEvent: number;
+  /** A hold refused before any purchase was written (Redis already said no); metrics. */
+  onRefusedEarly?: (reason: 'sold_out' | 'seat_taken') => void;
 }
 
 const purchaseSchema = z.object({
@@ -141,11 +143,17 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
       const left = counts[i.ticketTypeId];
       return left !== null && left !== undefined && left < i.quantity;
     });
-    if (short) throw new AppError('conflict', 'not enough tickets left', { reason: 'sold_out', ticketTypeId: short.ticketTypeId });
+    if (short) {
+      deps.onRefusedEarly?.('sold_out');
+      throw new AppError('conflict', 'not enough tickets left', { reason: 'sold_out', ticketTypeId: short.ticketTypeId });
+    }
     const seatIds = items.flatMap((i) => i.seatIds ?? []);
     const owners = await deps.inventory.seatOwners(eventId, seatIds);
     const taken = owners.findIndex((o) => o !== null);
-    if (taken >= 0) throw new AppError('conflict', 'a seat you asked for is taken', { reason: 'seat_taken', seatId: seatIds[taken] });
+    if (taken >= 0) {
+      deps.onRefusedEarly?.('seat_taken');
+      throw new AppError('conflict', 'a seat you asked for is taken', { reason: 'seat_taken', seatId: seatIds[taken] });
+    }
   }
 
   async function create(customerId: string, body: PurchaseRequest, idempotencyKey: string) {

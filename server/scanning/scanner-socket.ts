@@ -50,6 +50,8 @@ export interface ScannerDeps {
   admitFromMs: number;
   /** Told of every admission (live door counts). */
   onAdmitted?: (eventId: string, deviceId: string) => void;
+  /** Told the outcome of every ticket checked, online or synced from offline (metrics). */
+  onChecked?: (outcome: string, source: 'online' | 'offline') => void;
 }
 
 interface TicketRow {
@@ -284,7 +286,11 @@ export function attachScanners(deps: ScannerDeps) {
       if (message.type === 'sync') {
         const ordered = [...message.scans].sort((a, b) => a.scannedAt.getTime() - b.scannedAt.getTime());
         const results = [];
-        for (const scan of ordered) results.push({ localId: scan.localId, ...(await applyOffline(device, scan.code, scan.scannedAt)) });
+        for (const scan of ordered) {
+          const checked = await applyOffline(device, scan.code, scan.scannedAt);
+          deps.onChecked?.(checked.outcome, 'offline');
+          results.push({ localId: scan.localId, ...checked });
+        }
         return send({ type: 'synced', requestId: message.requestId, results });
       }
       if (message.type === 'override') {
@@ -292,6 +298,7 @@ export function attachScanners(deps: ScannerDeps) {
         if (!allowed?.can_override) return error('forbidden', 'this device may not override', message.requestId);
       }
       const result = await validate(device, message.code, message.type === 'override' ? message.reason : null);
+      deps.onChecked?.(result.outcome, 'online');
       send({ type: 'result', requestId: message.requestId, ...result });
     }
   }
