@@ -13,10 +13,12 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const statusCode = reply.statusCode;
+    const purchaseId = (request.params as { purchaseId?: unknown } | undefined)?.purchaseId;
     const line = {
       method: request.method,
       url: request.url,
       route: request.routeOptions.url,
+      ...(typeof purchaseId === 'string' ? { purchaseId } : {}),
       statusCode,
       responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
       remoteAddress: request.ip,

@@ -17,6 +17,7 @@ import {
 } from '../../machines/index.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../observability/index.ts';
+import { withPurchaseId } from '../observability/log-context.ts';
 import { TELEMETRY } from '../observability/telemetry-names.ts';
 import type { Sql, TransactionSql } from '../store/index.ts';
 import type { TransitionNotice } from './purchase-metrics.ts';
@@ -96,7 +97,9 @@ export function createPurchaseHost(deps: HostDeps) {
   }
 
   function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, parent = context.active(), links: Link[] = []): Promise<T> {
-    return tracer.startActiveSpan(name, { attributes, links }, parent, async (span) => {
+    const purchaseId = attributes[TELEMETRY.purchaseId];
+    const scope = typeof purchaseId === 'string' ? withPurchaseId(parent, purchaseId) : parent;
+    return tracer.startActiveSpan(name, { attributes, links }, scope, async (span) => {
       try {
         return await work();
       } catch (err) {
