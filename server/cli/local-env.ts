@@ -5,7 +5,12 @@ import { startLocalStack } from '../local/index.ts';
 import { createLogger } from '../observability/index.ts';
 import { createPostgres, type Sql } from '../store/index.ts';
 
-export const cliLog = createLogger({ level: 'info', pretty: Boolean(process.stdout.isTTY) });
+// Pretty on a terminal, except in production (whose image has no pretty printer); LOG_PRETTY decides when set.
+const prettyFlag = process.env['LOG_PRETTY'];
+export const cliLog = createLogger({
+  level: 'info',
+  pretty: prettyFlag !== undefined ? /^(true|1|yes|on)$/i.test(prettyFlag) : Boolean(process.stdout.isTTY) && process.env['NODE_ENV'] !== 'production',
+});
 
 export interface ResolvedEnv {
   env: Record<string, string | undefined>;
