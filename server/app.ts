@@ -6,7 +6,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
-import { clientErrorHandler, registerErrorHandling } from './http/error-handler.ts';
+import { clientErrorHandler, registerErrorHandling, type ReportServerError } from './http/error-handler.ts';
 import { registerDocs } from './http/docs.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.ts';
 import { RequestLog } from './http/request-log.ts';
@@ -36,6 +36,8 @@ export interface AppDeps {
   apiPlugins?: readonly ((api: App) => Promise<void> | void)[];
   /** The node's metrics: request latency is recorded, and /metrics served here unless it has a port of its own. */
   metrics?: { metrics: Metrics; servedHere: boolean; token: string | null };
+  /** Every 5xx fault goes here too (error tracking), once per request. */
+  reportServerError?: ReportServerError;
 }
 
 const anonymousOnly: Authenticate = (authorization) =>
@@ -77,7 +79,7 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  registerErrorHandling(app);
+  registerErrorHandling(app, deps.reportServerError);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (deps.isShuttingDown()) {

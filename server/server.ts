@@ -1,7 +1,7 @@
 // Wires one running node: stores -> app -> listen -> signal handlers. main.ts and the dev
 // launcher both call startServer; tests call it too, with their own exit().
 import { fileURLToPath } from 'node:url';
-import { buildAppWithRoutes, type AppDeps } from './app.ts';
+import { buildAppWithRoutes, PACKAGE_VERSION, type AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { RouteEntry } from './http/policy.ts';
 import type { App } from './http/types.ts';
@@ -23,6 +23,8 @@ import {
 import { queueDepths } from './jobs/index.ts';
 import { PAYMENT_EVENTS_QUEUE } from './payments/index.ts';
 import type { Telemetry } from './observability/telemetry.ts';
+import { createErrorTracker, type ErrorTracker } from './observability/error-tracking.ts';
+import { watchProcessErrors } from './observability/process-errors.ts';
 import { createPurchases, EVENT_REFUNDS_QUEUE, HOLD_TIMER_QUEUE, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
@@ -58,6 +60,7 @@ export interface RunningServer {
   sql: Sql;
   redis: Redis;
   lifecycle: ShutdownController;
+  errorTracker: ErrorTracker;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -67,6 +70,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     timeoutMs: config.http.shutdownTimeoutMs,
     exit: options.exit ?? ((code) => process.exit(code)),
   });
+  const { release } = config.errorTracking;
+  const errorTracker = await createErrorTracker({ ...config.errorTracking, release: release ?? `boxoffice@${PACKAGE_VERSION}` }, log);
 
   const sql = createPostgres({ url: config.postgres.url, poolMax: config.postgres.poolMax });
   const redis = createRedis({ url: config.redis.url, name: 'boxoffice-app' });
@@ -108,9 +113,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       webhooksPerMinute: config.rateLimits.webhooksPerMinute,
     },
     apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, scanningRoutes(sql), ...(options.apiPlugins ?? [])],
-    readiness: readinessChecks({ sql, redis, migrations }),
+    readiness: readinessChecks({ sql, redis, migrations, queues: { names: queueNames, workers: () => [mailWorker, ...purchases.workers()] } }),
     webClientDir: options.webClientDir ?? WEB_CLIENT_DIR,
     metrics: { metrics, servedHere: config.metrics.port === null, token: config.metrics.token },
+    reportServerError: (err, where) => errorTracker.report(err, where),
   });
 
   live.attach({
@@ -147,9 +153,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   lifecycle.add({ name: 'postgres', run: () => sql.end({ timeout: 5 }) });
   for (const step of options.afterClose ?? []) lifecycle.add(step);
   const telemetry = options.telemetry;
+  lifecycle.add({ name: 'error tracking', run: async () => void (await errorTracker.flush()) });
   if (telemetry) lifecycle.add({ name: 'telemetry', run: () => telemetry.shutdown() });
 
   if (options.handleSignals ?? true) {
+    watchProcessErrors(errorTracker, log, lifecycle);
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => void lifecycle.shutdown(signal));
     }
@@ -160,5 +168,5 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (config.metrics.port !== null) {
     metricsServer = await startMetricsServer({ host: config.http.host, port: config.metrics.port, metrics, token: config.metrics.token, log });
   }
-  return { app, routes, url, metricsUrl: metricsServer?.url ?? `${url}${METRICS_PATH}`, metrics, sql, redis, lifecycle, purchases, live, identity };
+  return { app, routes, url, metricsUrl: metricsServer?.url ?? `${url}${METRICS_PATH}`, metrics, sql, redis, lifecycle, purchases, live, identity, errorTracker };
 }

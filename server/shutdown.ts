@@ -20,13 +20,17 @@ export interface ShutdownController {
   isShuttingDown(): boolean;
   /** Steps run in the order added. */
   add(step: ShutdownStep): void;
-  /** Starts (or joins) the shutdown; resolves with the exit code after exit() was called. */
-  shutdown(reason: string): Promise<number>;
+  /**
+   * Starts (or joins) the shutdown; resolves with the exit code after exit() was called. A non-zero
+   * `exitCode` (a crash) is the least the process exits with, even when every step went well.
+   */
+  shutdown(reason: string, exitCode?: number): Promise<number>;
 }
 
 export function createShutdown(options: ShutdownOptions): ShutdownController {
   const steps: ShutdownStep[] = [];
   let running: Promise<number> | null = null;
+  let leastCode = 0;
 
   async function runSteps(reason: string): Promise<number> {
     const log = options.log;
@@ -36,7 +40,7 @@ export function createShutdown(options: ShutdownOptions): ShutdownController {
     for (const step of steps) {
       try {
         await step.run();
-        log.debug({ step: step.name }, 'shutdown step done');
+        log.info({ step: step.name }, 'shutdown step done');
       } catch (err) {
         code = 1;
         log.error({ err, step: step.name }, 'shutdown step failed');
@@ -48,7 +52,8 @@ export function createShutdown(options: ShutdownOptions): ShutdownController {
   return {
     isShuttingDown: () => running !== null,
     add: (step) => void steps.push(step),
-    shutdown(reason) {
+    shutdown(reason, exitCode = 0) {
+      leastCode = Math.max(leastCode, exitCode);
       running ??= (async () => {
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<number>((resolve) => {
@@ -58,7 +63,7 @@ export function createShutdown(options: ShutdownOptions): ShutdownController {
           }, options.timeoutMs);
           timer.unref();
         });
-        const code = await Promise.race([runSteps(reason), deadline]);
+        const code = Math.max(await Promise.race([runSteps(reason), deadline]), leastCode);
         clearTimeout(timer);
         options.log.info({ code }, 'shutdown complete');
         options.log.flush?.();

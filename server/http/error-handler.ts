@@ -6,6 +6,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from './types.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
+import type { ErrorContext } from '../observability/error-tracking.ts';
+import { logFields } from '../observability/log-context.ts';
 
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
@@ -80,17 +82,30 @@ export function toAppError(err: unknown): AppError {
   return new AppError(code, MESSAGES[code] ?? 'internal error', undefined, { cause: err });
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+/** Sends a server fault to error tracking (observability/error-tracking.ts). */
+export type ReportServerError = (err: unknown, where: ErrorContext) => void;
+
+const reported = new WeakSet<FastifyRequest>();
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, report?: ReportServerError): FastifyReply {
   const appError = toAppError(err);
-  const level = appError.status >= 500 ? 'error' : 'info';
-  request.log[level]({ err: appError.status >= 500 ? err : undefined, code: appError.code }, appError.message);
+  // A 503 is an answer given on purpose (not ready, shutting down, busy): a warning, not a fault,
+  // and without a stack when we raised it ourselves.
+  const level = appError.status === 503 ? 'warn' : appError.status >= 500 ? 'error' : 'info';
+  const cause = appError.status >= 500 && !(appError.status === 503 && err === appError) ? err : undefined;
+  request.log[level]({ err: cause, code: appError.code }, appError.message);
+  // Faults (what we log at error level) are reported, once per request; answers never are.
+  if (report && level === 'error' && !reported.has(request)) {
+    reported.add(request);
+    report(err, { ...logFields(), requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unmatched', source: 'http' });
+  }
   const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   if (appError.code === 'rate_limited' && typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
   return reply.code(appError.status).type('application/json; charset=utf-8').send(appError.toBody());
 }
 
-export function registerErrorHandling(app: App): void {
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+export function registerErrorHandling(app: App, report?: ReportServerError): void {
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, report));
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );

@@ -36,6 +36,10 @@ export function workerOptions(settings: QueueSettings, connection: Redis, concur
 }
 
 export interface RunningWorker {
+  /** The queue it works. */
+  queue: string;
+  /** Resolves while the worker runs (not closing) and its Redis connection answers; rejects saying which failed. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +61,14 @@ export function startWorker<T>(
   });
   worker.on('error', (err) => options.log.warn({ err }, `${options.label} worker error`));
   return {
+    queue,
+    async ready() {
+      if (worker.closing || !worker.isRunning()) throw new Error('worker not running');
+      // The connection the worker moves jobs on (its blocking copy sits in BZPOPMIN). Lost: fail
+      // now, rather than queue a ping that waits for the reconnect (a first connect is waited for).
+      if (['reconnecting', 'close', 'end'].includes(connection.status)) throw new Error(`redis connection ${connection.status}`);
+      await connection.ping();
+    },
     async close() {
       await worker.close();
       await options.onClose?.();

@@ -18,6 +18,7 @@ import { doorCounts } from '../scanning/door-counts.ts';
 import { createRedis, type Redis, type Sql } from '../store/index.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
 import { connectionLink, socketMessageSpans } from '../observability/message-spans.ts';
+import { trackConnections } from './reconnect-elsewhere.ts';
 
 export interface PurchaseUpdate {
   purchaseId: string;
@@ -44,6 +45,8 @@ const SLOW_CONSUMER_PACKETS = 500;
 const MESSAGE_BURST = 20;
 const MESSAGES_PER_SECOND = 10;
 const SNAPSHOT_CACHE_MS = 250;
+/** How long clients get to answer the close of their connection at shutdown before it is cut. */
+const CLOSE_GRACE_MS = 2_000;
 
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
@@ -65,6 +68,8 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
   const snapshotCache = new Map<string, { at: number; version: number; snapshot: Promise<object | null> }>();
   const versionKey = (eventId: string) => `${config.redis.keyPrefix}:{ev:${eventId}}:live-version`;
   let io: Server | null = null;
+  let connections: ReturnType<typeof trackConnections> | null = null;
+  let shuttingDown = false;
   let deps: LiveAttachDeps | null = null;
   let adapterRedis: Redis | null = null;
   const adapterCopies: Redis[] = [];
@@ -258,8 +263,15 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
         maxHttpBufferSize: 4 * 1024,
         cors: { origin: [...allowed], credentials: false },
         connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
-        adapter: createAdapter(adapterRedis, { streamName: `${config.redis.keyPrefix}:live`, maxLen: 10_000 }),
+        adapter: createAdapter(adapterRedis, {
+          streamName: `${config.redis.keyPrefix}:live`,
+          // Sessions kept for recovery (a client sent to another node) live under the deployment's prefix too.
+          sessionKeyPrefix: `${config.redis.keyPrefix}:live-session:`,
+          maxLen: 10_000,
+        }),
         allowRequest: (req, callback) => {
+          // Shutting down: a new connection belongs on another node.
+          if (shuttingDown) return callback('shutting down', false);
           // The page's own origin (the web client served by this server) or one on the allowlist.
           const origin = req.headers.origin;
           if (origin && !allowed.has(origin) && !sameOrigin(origin, req.headers.host)) return callback('origin not allowed', false);
@@ -286,6 +298,7 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
             next(new Error('unauthorized'));
           });
       });
+      connections = trackConnections(io);
       io.on('connection', onConnection);
 
       const tick = () => {
@@ -309,8 +322,10 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
     async close(): Promise<void> {
       for (const t of timers) clearInterval(t);
       await flushing;
+      shuttingDown = true;
       if (io) {
-        io.disconnectSockets(true);
+        // Clients reconnect elsewhere (not disconnectSockets, which would tell them to stay away).
+        await connections?.closeAll(CLOSE_GRACE_MS);
         await new Promise<void>((resolve) => io!.close(() => resolve()));
       }
       // A copy still connecting would reject the adapter's own connect() if cut now: let it finish.
@@ -324,7 +339,21 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
               }),
         ),
       );
-      adapterRedis?.disconnect();
+      // The adapter's own client may still be storing sessions of the clients just sent away (for
+      // recovery on another node), perhaps while it connects: let those writes finish (bounded).
+      // Its copies only block on reads.
+      const client = adapterRedis;
+      if (client && client.status !== 'wait' && client.status !== 'end') {
+        let timer: NodeJS.Timeout | undefined;
+        const drained = (async () => {
+          // QUIT before the connection is ready would drop what waits in the offline queue.
+          if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+          await client.quit();
+        })();
+        await Promise.race([drained.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+        clearTimeout(timer);
+      }
+      client?.disconnect();
       for (const client of adapterCopies) client.disconnect();
     },
   };

@@ -1,11 +1,12 @@
-// Health against real PostgreSQL and Redis: ready only when both answer and migrations are
-// current; otherwise 503 naming what failed.
+// Health against real PostgreSQL and Redis: ready only when both answer, migrations are current
+// and every queue's worker runs; otherwise 503 naming what failed.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { createPostgres, createRedis, readMigrations, type MigrationFile, type Redis, type Sql } from '../store/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../../test/helpers/databases.ts';
 import { testConfig } from '../../test/helpers/config.ts';
+import { startTestServer } from '../../test/helpers/server.ts';
 import { readinessChecks } from './readiness.ts';
 
 interface ReadyBody {
@@ -85,6 +86,34 @@ describe('health', () => {
       expect(res.body.error?.message).toContain('postgres');
     } finally {
       await gone.end();
+    }
+  });
+
+  it('checks every queue the node works, and names the one whose worker stopped', async () => {
+    const node = await startTestServer(migrated, redis);
+    try {
+      const ok = await fetch(`${node.url}/health/ready`);
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as ReadyBody).checks).toEqual({
+        postgres: 'ok',
+        redis: 'ok',
+        migrations: 'ok',
+        'queue:mail': 'ok',
+        'queue:hold-timers': 'ok',
+        'queue:payment-events': 'ok',
+        'queue:event-refunds': 'ok',
+      });
+
+      const holdTimers = node.server.purchases.workers().find((w) => w.queue === 'hold-timers');
+      await holdTimers!.close();
+      const res = await fetch(`${node.url}/health/ready`);
+      const body = (await res.json()) as ReadyBody;
+      expect(res.status).toBe(503);
+      expect(body.error?.message).toBe('not ready: queue:hold-timers');
+      expect(body.error?.details.checks['queue:hold-timers']).toBe('failed: worker not running');
+      expect(body.error?.details.checks['queue:mail']).toBe('ok');
+    } finally {
+      await node.stop();
     }
   });
 

@@ -91,8 +91,10 @@ function untraced(url: string | undefined): boolean {
 
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (running) return running;
-  const exporting = options.spanProcessors !== undefined || Boolean(options.otlpEndpoint);
-  const spanProcessors = options.spanProcessors ?? [
+  // An empty list would leave the SDK without a tracer provider (all-zero trace ids): same as none.
+  const given = options.spanProcessors?.length ? options.spanProcessors : undefined;
+  const exporting = given !== undefined || Boolean(options.otlpEndpoint);
+  const spanProcessors = given ?? [
     options.otlpEndpoint ? new BatchSpanProcessor(new OTLPTraceExporter()) : new NoopSpanProcessor(),
   ];
   // With nowhere to send spans, none is recorded; their trace ids still exist and propagate (log

@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import type { Live } from '../live/index.ts';
 import type { App } from '../http/types.ts';
 import { createInventory } from '../inventory/index.ts';
-import type { QueueSettings } from '../jobs/index.ts';
+import type { QueueSettings, RunningWorker } from '../jobs/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import {
   createPaymentEventQueue,
@@ -117,7 +117,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
     }
   }
 
-  const background: { close(): Promise<void> }[] = [];
+  const background: RunningWorker[] = [];
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | null = null;
 
@@ -147,6 +147,8 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
       refunds.routes,
       paymentHealthRoutes(payments),
     ] as ((api: App) => void)[],
+    /** The queue workers start() started (readiness checks each). */
+    workers: (): readonly RunningWorker[] => background,
     /** Workers and the sweep: every node runs them. */
     start() {
       background.push(startPaymentEventWorker(queues, (ref) => payments.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
