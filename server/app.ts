@@ -26,6 +26,8 @@ export interface AppDeps {
   log: Logger;
   readiness: readonly ReadinessCheck[];
   isShuttingDown: () => boolean;
+  /** From when new requests are refused (after the drain delay); default: as soon as shutting down. */
+  isClosing?: () => boolean;
   /** Turns the Authorization header into a principal (identity's); default: anonymous only. */
   authenticate?: Authenticate;
   /** The built web client to serve at `/` (absent: no web client, e.g. in API-only tests). */
@@ -83,8 +85,10 @@ export async function buildAppWithRoutes(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (deps.isShuttingDown()) {
+      // Draining: still served (readiness alone says 503), each on a connection that then closes.
       reply.header('connection', 'close');
-      if (request.url !== '/health/live') throw new AppError('service_unavailable', 'the server is shutting down');
+      const refusing = (deps.isClosing ?? deps.isShuttingDown)();
+      if (refusing && request.url !== '/health/live') throw new AppError('service_unavailable', 'the server is shutting down');
     }
   });
   app.addHook('onSend', async (_request, reply) => {

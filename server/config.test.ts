@@ -114,6 +114,11 @@ describe('loadConfig', () => {
     expect(loadConfig(BASE).metrics).toEqual({ port: null, token: null });
   });
 
+  it('keeps the drain delay inside the shutdown deadline', () => {
+    expect(loadConfig({ ...BASE, SHUTDOWN_DRAIN_DELAY_MS: '5000' }).http.shutdownDrainDelayMs).toBe(5000);
+    expect(problemsOf({ ...BASE, SHUTDOWN_DRAIN_DELAY_MS: '10000' }).get('SHUTDOWN_DRAIN_DELAY_MS')).toMatch(/shorter than SHUTDOWN_TIMEOUT_MS/);
+  });
+
   it('reads error tracking settings (off unless a DSN is given)', () => {
     expect(loadConfig(BASE).errorTracking).toEqual({ dsn: null, environment: 'development', release: null });
     const config = loadConfig({ ...BASE, SENTRY_DSN: 'https://public@errors.example.com/7', SENTRY_ENVIRONMENT: 'staging', RELEASE: 'boxoffice@1.2.3' });

@@ -43,6 +43,8 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** After readiness turns 503, keep serving this long so load balancers notice before the listener closes. */
+  SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
 
   JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
   ACCESS_TOKEN_TTL_SECONDS: positiveInt.min(60).max(3600).default(900),
@@ -113,6 +115,7 @@ export interface Config {
     readonly bodyLimitBytes: number;
     readonly requestTimeoutMs: number;
     readonly shutdownTimeoutMs: number;
+    readonly shutdownDrainDelayMs: number;
   };
   readonly postgres: { readonly url: string; readonly poolMax: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -222,6 +225,9 @@ export function loadConfig(raw: RawEnv = process.env): Config {
         message: raw[String(issue.path[0])] === undefined && issue.code === 'invalid_type' ? 'required' : issue.message,
       }));
   if (raw['NODE_ENV'] === 'production') problems.push(...productionProblems(raw));
+  if (parsed.success && parsed.data.SHUTDOWN_DRAIN_DELAY_MS >= parsed.data.SHUTDOWN_TIMEOUT_MS) {
+    problems.push({ variable: 'SHUTDOWN_DRAIN_DELAY_MS', message: 'must be shorter than SHUTDOWN_TIMEOUT_MS, which bounds the whole shutdown' });
+  }
   if (raw['MAILER'] === 'smtp' && !raw['SMTP_URL']) problems.push({ variable: 'SMTP_URL', message: 'required when MAILER=smtp' });
   if (raw['PAYMENT_PROVIDER'] === 'stripe') {
     for (const variable of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']) {
@@ -248,6 +254,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     },
     postgres: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },

@@ -68,6 +68,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const lifecycle = createShutdown({
     log,
     timeoutMs: config.http.shutdownTimeoutMs,
+    drainDelayMs: config.http.shutdownDrainDelayMs,
     exit: options.exit ?? ((code) => process.exit(code)),
   });
   const { release } = config.errorTracking;
@@ -104,6 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     config,
     log,
     isShuttingDown: () => lifecycle.isShuttingDown(),
+    isClosing: () => lifecycle.isClosing(),
     authenticate: identity.authenticate,
     rateLimits: {
       redis,

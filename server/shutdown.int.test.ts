@@ -101,6 +101,29 @@ describe('graceful shutdown', () => {
     await expect(server.sql`select 1`).rejects.toThrow();
   });
 
+  it('with a drain delay, keeps serving (connection: close) while readiness says 503, then stops', async () => {
+    const exits: number[] = [];
+    const config = testConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SHUTDOWN_DRAIN_DELAY_MS: '1500',
+    });
+    const server = await startServer(config, { log: pino({ level: 'silent' }), handleSignals: false, exit: (code) => exits.push(code) });
+    const port = Number(new URL(server.url).port);
+    const stopping = server.lifecycle.shutdown('SIGTERM');
+    expect((await get(port, '/health/ready')).status).toBe(503);
+    const served = await get(port, '/api/v1');
+    expect(served.status).toBe(200);
+    expect(served.connection).toBe('close');
+    expect(exits).toEqual([]);
+    expect(await stopping).toBe(0);
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+    expect(exits).toEqual([0]);
+  });
+
   it('is bounded: a step that hangs ends in exit 1 after the timeout', async () => {
     const exits: number[] = [];
     const lifecycle = createShutdown({ log: pino({ level: 'silent' }), timeoutMs: 50, exit: (code) => exits.push(code) });

@@ -1,5 +1,5 @@
 // Graceful shutdown in one place: readiness turns 503 at once, then (after an optional drain delay
-// for load balancers) each step runs in order — stop listening and finish in-flight requests,
+// for load balancers, during which requests are still served) each step runs in order — stop listening and finish in-flight requests,
 // close pools, stop what we started — all bounded by one deadline. Exit 0 only if all went well.
 import type { Logger } from './observability/index.ts';
 
@@ -17,7 +17,10 @@ export interface ShutdownOptions {
 }
 
 export interface ShutdownController {
+  /** From the moment shutdown starts (readiness answers 503). */
   isShuttingDown(): boolean;
+  /** From the end of the drain delay: the steps run and new requests are refused. */
+  isClosing(): boolean;
   /** Steps run in the order added. */
   add(step: ShutdownStep): void;
   /**
@@ -31,11 +34,13 @@ export function createShutdown(options: ShutdownOptions): ShutdownController {
   const steps: ShutdownStep[] = [];
   let running: Promise<number> | null = null;
   let leastCode = 0;
+  let closing = false;
 
   async function runSteps(reason: string): Promise<number> {
     const log = options.log;
     log.info({ reason }, 'shutting down');
     if (options.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, options.drainDelayMs));
+    closing = true;
     let code = 0;
     for (const step of steps) {
       try {
@@ -51,6 +56,7 @@ export function createShutdown(options: ShutdownOptions): ShutdownController {
 
   return {
     isShuttingDown: () => running !== null,
+    isClosing: () => closing,
     add: (step) => void steps.push(step),
     shutdown(reason, exitCode = 0) {
       leastCode = Math.max(leastCode, exitCode);
