@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './local/system.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../test/helpers/databases.ts';
-import { spawnScript, waitReady } from '../test/helpers/processes.ts';
+import { nodeEnv, spawnScript, waitReady } from '../test/helpers/processes.ts';
 
 interface CollectedSpan {
   service: string;
@@ -57,12 +57,8 @@ describe('process entry points', () => {
     const collector = await otlpCollector();
     const port = await freePort();
     const proc = spawnScript('server/main.ts', [], {
+      ...nodeEnv(db, redis, port),
       NODE_ENV: 'test',
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: 'info',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_SERVICE_NAME: 'boxoffice-process-test',

@@ -8,12 +8,13 @@ import {
   propagation,
   ROOT_CONTEXT,
   SpanKind,
-  SpanStatusCode,
   trace,
   type Attributes,
   type Link,
   type Span,
 } from '@opentelemetry/api';
+
+import { settleSpan } from './span-work.ts';
 
 const tracer = trace.getTracer('boxoffice.sockets');
 
@@ -30,15 +31,7 @@ function startMessageSpan(name: string, attributes: Attributes, links: Link[]): 
 /** Runs the handling of one message inside its span; the span ends when `work` settles. */
 export async function traceMessage<T>(name: string, attributes: Attributes, links: Link[], work: () => Promise<T>): Promise<T> {
   const span = startMessageSpan(name, attributes, links);
-  try {
-    return await context.with(trace.setSpan(ROOT_CONTEXT, span), work);
-  } catch (err) {
-    span.recordException(err as Error);
-    span.setStatus({ code: SpanStatusCode.ERROR });
-    throw err;
-  } finally {
-    span.end();
-  }
+  return settleSpan(span, () => context.with(trace.setSpan(ROOT_CONTEXT, span), work));
 }
 
 type SocketPacket = [string, ...unknown[]];

@@ -3,7 +3,7 @@
 // (version + 1), one append-only transition row and the requested effects into the outbox. After
 // commit it runs those effects; each reports back with the next event, delivered the same way.
 // Any node can do this for any purchase; events for one purchase apply one at a time (row lock).
-import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Link } from '@opentelemetry/api';
+import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, trace, type Attributes, type Link } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   advancePurchase,
@@ -18,6 +18,7 @@ import {
 import { AppError } from '../errors.ts';
 import type { Logger } from '../observability/index.ts';
 import { withPurchaseId } from '../observability/log-context.ts';
+import { settleSpan } from '../observability/span-work.ts';
 import { TELEMETRY } from '../observability/telemetry-names.ts';
 import type { Sql, TransactionSql } from '../store/index.ts';
 import type { TransitionNotice } from './purchase-metrics.ts';
@@ -99,17 +100,7 @@ export function createPurchaseHost(deps: HostDeps) {
   function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, parent = context.active(), links: Link[] = []): Promise<T> {
     const purchaseId = attributes[TELEMETRY.purchaseId];
     const scope = typeof purchaseId === 'string' ? withPurchaseId(parent, purchaseId) : parent;
-    return tracer.startActiveSpan(name, { attributes, links }, scope, async (span) => {
-      try {
-        return await work();
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
+    return tracer.startActiveSpan(name, { attributes, links }, scope, (span) => settleSpan(span, work));
   }
 
   /** One span per committed transition, timed from the start of its transaction to the commit. */

@@ -27,6 +27,16 @@ export function spawnScript(script: string, args: string[], env: Record<string, 
   return { exit, output: () => output, kill: (signal) => child.kill(signal) };
 }
 
+/** The environment of a node on `port` over a test database and Redis prefix (extra variables win). */
+export function nodeEnv(
+  db: { url: string },
+  redis: { url: string; prefix: string },
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, HOST: '127.0.0.1', PORT: String(port), ...extra };
+}
+
 /** Polls `url` until it answers 200 (returns 200) or the process exits / 30 s pass (returns 0). */
 export async function waitReady(url: string, exited: () => boolean): Promise<number> {
   for (let attempt = 0; attempt < 300 && !exited(); attempt++) {

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/local/system.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
-import { spawnScript, waitReady } from '../helpers/processes.ts';
+import { nodeEnv, spawnScript, waitReady } from '../helpers/processes.ts';
 import { people, saleEvent } from '../helpers/purchases.ts';
 import { call } from '../helpers/server.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -50,12 +50,8 @@ describe('SIGTERM to a running node', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const proc = spawnScript('server/main.ts', [], {
+      ...nodeEnv(db, redis, port),
       NODE_ENV: 'test',
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: 'info',
       JWT_SECRET: testConfig().auth.jwtSecret,
     });

@@ -48,6 +48,26 @@ function descends(trace: ReadableSpan[], span: ReadableSpan, ancestor: ReadableS
   return false;
 }
 
+/** Has every finished span of these spans' traces its parent finished too? */
+function closed(spans: ReadableSpan[]): boolean {
+  const ids = new Set(spans.map(spanKey));
+  return spans.every((s) => !parentOf(s) || ids.has(parentOf(s)!));
+}
+
+/**
+ * The spans once the work has ended: the purchase is committed before the job span around it
+ * closes, so wait (bounded) until no finished span still waits for its parent to end.
+ */
+async function settledSpans(ready: (spans: ReadableSpan[]) => boolean): Promise<ReadableSpan[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    await telemetry.flush();
+    const spans = exporter.getFinishedSpans();
+    if ((ready(spans) && closed(spans)) || Date.now() > deadline) return spans;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('tracing', () => {
   let db: TestDatabase;
   let redis: TestRedis;
@@ -76,8 +96,9 @@ describe('tracing', () => {
     const paid = await call(`${node.api}/sandbox/payments/${paymentId}/succeed`, { token: buyer!.token, body: {} });
     expect(paid.status).toBe(200);
     expect(await settled(db.sql, purchaseId, ['confirmed'])).toBe('confirmed');
-    await telemetry.flush();
-    const spans = exporter.getFinishedSpans();
+    const spans = await settledSpans((all) =>
+      all.some((s) => s.attributes['boxoffice.purchase.id'] === purchaseId && s.attributes['boxoffice.transition.to'] === 'confirmed'),
+    );
 
     // The transitions, in order, all in one trace...
     const transitions = spans
@@ -157,8 +178,7 @@ describe('tracing', () => {
     socket.close();
     client.end();
 
-    await telemetry.flush();
-    const spans = exporter.getFinishedSpans();
+    const spans = await settledSpans((all) => ['scanner hello', 'socket.io watch'].every((name) => all.some((s) => s.name === name)));
     for (const name of ['scanner hello', 'socket.io watch']) {
       const message = spans.find((s) => s.name === name);
       expect(message, name).toBeDefined();

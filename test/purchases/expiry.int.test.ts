@@ -7,7 +7,7 @@ import { producerOptions } from '../../server/jobs/index.ts';
 import { freePort } from '../../server/local/system.ts';
 import { HOLD_TIMER_QUEUE } from '../../server/purchases/timers.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
-import { spawnScript, waitReady } from '../helpers/processes.ts';
+import { nodeEnv, spawnScript, waitReady } from '../helpers/processes.ts';
 import { assertPromises, buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
 import { call, startTestServer } from '../helpers/server.ts';
 
@@ -65,12 +65,8 @@ describe('hold expiry', () => {
   it('holds placed by a killed instance expire on another: by their timer, or by the sweep when the timer is lost', async () => {
     const port = await freePort();
     const child = spawnScript('server/main.ts', [], {
+      ...nodeEnv(db, redis, port),
       NODE_ENV: 'development',
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: 'warn',
       HOLD_TTL_SECONDS: '2',
       SWEEP_INTERVAL_SECONDS: '3600',
