@@ -79,23 +79,30 @@ export interface HostDeps {
 export function createPurchaseHost(deps: HostDeps) {
   const { sql } = deps;
 
-  /** Writes a step: snapshot, transition row, outbox rows. Returns the outbox rows to run. */
-  async function record(tx: TransactionSql, purchaseId: string, seq: number, step: PurchaseStep, eventType: string, payload: unknown): Promise<OutboxRow[]> {
+  /**
+   * A step's transition row and outbox rows, as statements not yet sent. Callers send them with
+   * the step's other writes in one `Promise.all`: postgres.js writes them back to back on the
+   * transaction's connection (one round trip) and PostgreSQL runs them in array order. Outbox rows
+   * start at one attempt: this node runs them right after the commit.
+   */
+  function stepWrites(tx: TransactionSql, purchaseId: string, seq: number, step: PurchaseStep, eventType: string, payload: unknown) {
     const traceId = trace.getActiveSpan()?.spanContext().traceId ?? null;
-    await tx`
-      insert into purchase_transitions (purchase_id, seq, from_state, to_state, event_type, payload, trace_id)
-      values (${purchaseId}, ${seq}, ${step.from}, ${step.to}, ${eventType}, ${tx.json(payload as never)}, ${traceId})`;
-    const rows: OutboxRow[] = [];
-    for (const [index, effect] of step.effects.entries()) {
-      const [row] = await tx<OutboxRow[]>`
-        insert into purchase_outbox (purchase_id, step, effect, params)
-        values (${purchaseId}, ${`${seq}:${index}`}, ${effect.type}, ${tx.json(effect.params as never)})
-        on conflict (purchase_id, step) do nothing
-        returning id::text, step, effect, params`;
-      if (row) rows.push(row);
-    }
-    return rows;
+    return [
+      tx`
+        insert into purchase_transitions (purchase_id, seq, from_state, to_state, event_type, payload, trace_id)
+        values (${purchaseId}, ${seq}, ${step.from}, ${step.to}, ${eventType}, ${tx.json(payload as never)}, ${traceId})`,
+      ...step.effects.map(
+        (effect, index) => tx<OutboxRow[]>`
+          insert into purchase_outbox (purchase_id, step, effect, params, attempts)
+          values (${purchaseId}, ${`${seq}:${index}`}, ${effect.type}, ${tx.json(effect.params as never)}, 1)
+          on conflict (purchase_id, step) do nothing
+          returning id::text, step, effect, params`,
+      ),
+    ];
   }
+
+  /** The outbox rows inserted by `stepWrites` (a conflict inserts none), from its results. */
+  const insertedOutbox = (results: readonly unknown[]): OutboxRow[] => (results.slice(1) as OutboxRow[][]).flatMap((rows) => rows.slice(0, 1));
 
   function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, parent = context.active(), links: Link[] = []): Promise<T> {
     const purchaseId = attributes[TELEMETRY.purchaseId];
@@ -136,31 +143,51 @@ export function createPurchaseHost(deps: HostDeps) {
     return traced(name, attributes, work);
   }
 
-  /** Runs effects in order; every event they report is delivered in turn (breadth-first). */
-  async function drain(purchaseId: string, rows: OutboxRow[]): Promise<void> {
+  /**
+   * Runs effects in order; every event they report is delivered in turn (breadth-first). An
+   * effect that reports an event is marked done inside the transaction that applies the event;
+   * the others are marked done together at the end. Resolves with the last state written.
+   */
+  async function drain(purchaseId: string, rows: OutboxRow[]): Promise<PurchaseView | null> {
     const queue = [...rows];
+    const done: string[] = [];
+    let last: PurchaseView | null = null;
     while (queue.length) {
       const row = queue.shift()!;
       const event = await runOutboxRow(purchaseId, row);
-      if (event) queue.push(...(await apply(purchaseId, event)).pending);
+      if (event === undefined) continue;
+      if (event === null) {
+        done.push(row.id);
+        continue;
+      }
+      const result = await apply(purchaseId, event, row.id);
+      last = result.view;
+      queue.push(...result.pending);
     }
+    if (done.length) await sql`update purchase_outbox set done_at = now(), last_error = null where id in ${sql(done)}`;
+    return last;
   }
 
-  async function runOutboxRow(purchaseId: string, row: OutboxRow): Promise<PurchaseEvent | null> {
-    await sql`update purchase_outbox set attempts = attempts + 1 where id = ${row.id}`;
+  /** Runs one outbox row: its reported event (null: none), or undefined when it failed (left for the relay). */
+  async function runOutboxRow(purchaseId: string, row: OutboxRow): Promise<PurchaseEvent | null | undefined> {
     try {
-      const event = await deps.runEffect(purchaseId, `${purchaseId}:${row.step}`, { type: row.effect, params: row.params } as Effect);
-      await sql`update purchase_outbox set done_at = now(), last_error = null where id = ${row.id}`;
-      return event;
+      return await deps.runEffect(purchaseId, `${purchaseId}:${row.step}`, { type: row.effect, params: row.params } as Effect);
     } catch (err) {
       deps.log.warn({ err, purchaseId, step: row.step, effect: row.effect }, 'purchase effect failed; the outbox relay retries it');
       await sql`update purchase_outbox set last_error = ${String((err as Error).message).slice(0, 500)} where id = ${row.id}`;
-      return null;
+      return undefined;
     }
   }
 
-  async function apply(purchaseId: string, event: PurchaseEvent): Promise<{ view: PurchaseView; changed: boolean; pending: OutboxRow[] }> {
+  /**
+   * Delivers one event in one transaction: lock the purchase, compute the step, then write the
+   * snapshot, the transition, the outbox rows (and mark done the outbox row that reported the
+   * event) as one pipelined batch.
+   */
+  async function apply(purchaseId: string, event: PurchaseEvent, reportedBy?: string): Promise<{ view: PurchaseView; changed: boolean; pending: OutboxRow[] }> {
     const startTime = performance.timeOrigin + performance.now();
+    const markDone = (tx: TransactionSql) =>
+      reportedBy ? tx`update purchase_outbox set done_at = now(), last_error = null where id = ${reportedBy}` : null;
     return sql.begin(async (tx) => {
         const [row] = await tx<{ snapshot: PersistedPurchase; version: number; promo_code_id: string | null; promo_returned: boolean }[]>`
           select snapshot, version, promo_code_id, promo_returned from purchases where id = ${purchaseId} for update`;
@@ -170,19 +197,22 @@ export function createPurchaseHost(deps: HostDeps) {
         const deadline = step.snapshot.context.hold ? new Date(step.snapshot.context.hold.deadline) : null;
         if (!moved) {
           // Ignored here: keep the count in the snapshot, write no transition.
-          await tx`update purchases set snapshot = ${tx.json(step.snapshot as never)} where id = ${purchaseId}`;
+          await Promise.all([tx`update purchases set snapshot = ${tx.json(step.snapshot as never)} where id = ${purchaseId}`, markDone(tx)]);
           return { view: { id: purchaseId, state: step.to, version: row.version, holdDeadline: deadline }, changed: false, pending: [] };
         }
         const version = row.version + 1;
-        await tx`
-          update purchases set snapshot = ${tx.json(step.snapshot as never)}, state = ${step.to}, version = ${version},
-            hold_deadline = ${deadline}, updated_at = now()
-          where id = ${purchaseId}`;
-        const pending = await record(tx, purchaseId, version, step, event.type, event);
-        if (row.promo_code_id && !row.promo_returned && UNPAID_ENDS.has(step.to)) {
-          await tx`update promo_codes set uses = uses - 1 where id = ${row.promo_code_id} and uses > 0`;
-          await tx`update purchases set promo_returned = true where id = ${purchaseId}`;
-        }
+        const returnPromo = Boolean(row.promo_code_id && !row.promo_returned && UNPAID_ENDS.has(step.to));
+        const writes = stepWrites(tx, purchaseId, version, step, event.type, event);
+        const results = await Promise.all([
+          tx`
+            update purchases set snapshot = ${tx.json(step.snapshot as never)}, state = ${step.to}, version = ${version},
+              hold_deadline = ${deadline}, updated_at = now(), promo_returned = promo_returned or ${returnPromo}
+            where id = ${purchaseId}`,
+          ...writes,
+          markDone(tx),
+          returnPromo ? tx`update promo_codes set uses = uses - 1 where id = ${row.promo_code_id} and uses > 0` : null,
+        ]);
+        const pending = insertedOutbox(results.slice(1, 1 + writes.length));
         return { view: { id: purchaseId, state: step.to, version, holdDeadline: deadline }, changed: true, pending, step };
       }).then((result) => {
         if ('step' in result) {
@@ -223,13 +253,15 @@ export function createPurchaseHost(deps: HostDeps) {
           return { id: existing.id, pending: [] as OutboxRow[] };
         }
         await guard?.(tx);
-        await tx`
+        const purchase = tx`
           insert into purchases (id, event_id, customer_id, state, snapshot, version, amount_minor, currency, idempotency_key, request_hash,
                                  promo_code_id, pricing, trace_context)
           values (${request.purchaseId}, ${request.eventId}, ${request.customerId}, ${first.to}, ${tx.json(first.snapshot as never)}, 1,
                   ${request.amountMinor}, ${request.currency}, ${request.idempotencyKey}, ${request.requestHash},
                   ${request.promoCodeId ?? null}, ${tx.json((request.pricing ?? {}) as never)}, ${currentTraceParent()})`;
-        const pending = await record(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items });
+        // Issued together with the purchase row: one round trip, run in order.
+        const [, ...written] = await Promise.all([purchase, ...stepWrites(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items })]);
+        const pending = insertedOutbox(written);
         return { id: request.purchaseId, pending };
       });
       if (created.id === request.purchaseId) {
@@ -237,8 +269,8 @@ export function createPurchaseHost(deps: HostDeps) {
         deps.onTransition?.({ purchaseId: request.purchaseId, step: first, event: null, version: 1, holdDeadline: null });
       }
       // The hold and the payment start run here, inside the request's trace.
-      await drain(created.id, created.pending);
-      return { ...(await view(created.id)), existing: created.id !== request.purchaseId };
+      const last = await drain(created.id, created.pending);
+      return { ...(last ?? (await view(created.id))), existing: created.id !== request.purchaseId };
     });
   }
 
@@ -263,8 +295,8 @@ export function createPurchaseHost(deps: HostDeps) {
       const attributes = { [TELEMETRY.purchaseId]: purchaseId, [TELEMETRY.transitionEventType]: event.type };
       return inPurchaseTrace(purchaseId, TELEMETRY.deliverSpan, attributes, async () => {
         const result = await apply(purchaseId, event);
-        await drain(purchaseId, result.pending);
-        return { ...(await view(purchaseId)), changed: result.changed };
+        const last = await drain(purchaseId, result.pending);
+        return { ...(last ?? result.view), changed: result.changed };
       });
     },
 
@@ -276,6 +308,7 @@ export function createPurchaseHost(deps: HostDeps) {
         select id::text, purchase_id, step, effect, params from purchase_outbox
         where done_at is null and created_at < now() - make_interval(secs => ${olderThanMs / 1000})
         order by id limit ${limit}`;
+      if (rows.length) await sql`update purchase_outbox set attempts = attempts + 1 where id in ${sql(rows.map((r) => r.id))}`;
       for (const row of rows) {
         await inPurchaseTrace(row.purchase_id, TELEMETRY.relaySpan, { [TELEMETRY.purchaseId]: row.purchase_id }, () => drain(row.purchase_id, [row]));
       }
