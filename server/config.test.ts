@@ -119,6 +119,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...BASE, SHUTDOWN_DRAIN_DELAY_MS: '10000' }).get('SHUTDOWN_DRAIN_DELAY_MS')).toMatch(/shorter than SHUTDOWN_TIMEOUT_MS/);
   });
 
+  it('reads the waiting room settings, within their bounds', () => {
+    expect(loadConfig(BASE).waitingRoom).toEqual({ admitPerSecond: 50, holdWindowSeconds: 300, tickMs: 1000 });
+    expect(loadConfig(BASE).rateLimits.waitingRoomPerUserPerMinute).toBe(60);
+    const config = loadConfig({ ...BASE, WAITING_ROOM_ADMIT_PER_SECOND: '5', WAITING_ROOM_HOLD_WINDOW_SECONDS: '120', WAITING_ROOM_TICK_MS: '250' });
+    expect(config.waitingRoom).toEqual({ admitPerSecond: 5, holdWindowSeconds: 120, tickMs: 250 });
+    const problems = problemsOf({ ...BASE, WAITING_ROOM_ADMIT_PER_SECOND: '0', WAITING_ROOM_HOLD_WINDOW_SECONDS: '5', WAITING_ROOM_TICK_MS: '60000' });
+    expect([...problems.keys()].sort()).toEqual(['WAITING_ROOM_ADMIT_PER_SECOND', 'WAITING_ROOM_HOLD_WINDOW_SECONDS', 'WAITING_ROOM_TICK_MS']);
+  });
+
   it('reads error tracking settings (off unless a DSN is given)', () => {
     expect(loadConfig(BASE).errorTracking).toEqual({ dsn: null, environment: 'development', release: null });
     const config = loadConfig({ ...BASE, SENTRY_DSN: 'https://public@errors.example.com/7', SENTRY_ENVIRONMENT: 'staging', RELEASE: 'boxoffice@1.2.3' });

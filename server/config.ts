@@ -60,6 +60,7 @@ export const envSchema = z.object({
   RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN: positiveInt.default(5),
   RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE: positiveInt.default(10),
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInt.default(600),
+  RATE_LIMIT_WAITING_ROOM_PER_USER_PER_MINUTE: positiveInt.default(60),
 
   PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe', 'paystack']).default('sandbox'),
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'must look like sk_test_... or sk_live_...').optional(),
@@ -79,6 +80,13 @@ export const envSchema = z.object({
   HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
   MAX_TICKETS_PER_CUSTOMER_PER_EVENT: positiveInt.max(1000).default(20),
   SWEEP_INTERVAL_SECONDS: positiveInt.min(1).max(3600).default(30),
+
+  /** Waiting rooms: visitors admitted per second per event (an event may set its own). */
+  WAITING_ROOM_ADMIT_PER_SECOND: positiveInt.max(2000).default(50),
+  /** How long an admitted visitor has to place a hold (also the admission token's lifetime). */
+  WAITING_ROOM_HOLD_WINDOW_SECONDS: positiveInt.min(10).max(3600).default(300),
+  /** How often each node runs an admission round for every open waiting room. */
+  WAITING_ROOM_TICK_MS: positiveInt.min(100).max(5000).default(1000),
 
   LIVE_INTERVAL_MS: positiveInt.min(10).max(10_000).default(100),
   LIVE_DELIVERIES_PER_SECOND: positiveInt.min(100).default(30_000),
@@ -133,6 +141,7 @@ export interface Config {
     readonly authPerAccountPer15Min: number;
     readonly purchasesPerUserPerMinute: number;
     readonly webhooksPerMinute: number;
+    readonly waitingRoomPerUserPerMinute: number;
   };
   readonly payments: {
     readonly provider: Env['PAYMENT_PROVIDER'];
@@ -156,6 +165,7 @@ export interface Config {
     readonly maxTicketsPerCustomerPerEvent: number;
     readonly sweepIntervalMs: number;
   };
+  readonly waitingRoom: { readonly admitPerSecond: number; readonly holdWindowSeconds: number; readonly tickMs: number };
 }
 
 export interface ConfigProblem {
@@ -272,6 +282,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       authPerAccountPer15Min: e.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_15_MIN,
       purchasesPerUserPerMinute: e.RATE_LIMIT_PURCHASES_PER_USER_PER_MINUTE,
       webhooksPerMinute: e.RATE_LIMIT_WEBHOOKS_PER_MINUTE,
+      waitingRoomPerUserPerMinute: e.RATE_LIMIT_WAITING_ROOM_PER_USER_PER_MINUTE,
     },
     payments: {
       provider: e.PAYMENT_PROVIDER,
@@ -303,6 +314,11 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       holdGraceMs: e.HOLD_GRACE_SECONDS * 1000,
       maxTicketsPerCustomerPerEvent: e.MAX_TICKETS_PER_CUSTOMER_PER_EVENT,
       sweepIntervalMs: e.SWEEP_INTERVAL_SECONDS * 1000,
+    },
+    waitingRoom: {
+      admitPerSecond: e.WAITING_ROOM_ADMIT_PER_SECOND,
+      holdWindowSeconds: e.WAITING_ROOM_HOLD_WINDOW_SECONDS,
+      tickMs: e.WAITING_ROOM_TICK_MS,
     },
   });
 }

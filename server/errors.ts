@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   malformed_json: 400,
   unauthorized: 401,
   forbidden: 403,
+  /** A waiting room is in force: a hold needs a valid admission token for this account and event. */
+  admission_required: 403,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,

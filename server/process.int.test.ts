@@ -129,7 +129,7 @@ describe('process entry points', () => {
     expect(status.output()).toMatch(/0001 identity\s+applied/);
     expect(status.output()).toMatch(/0002 catalog\s+applied/);
 
-    const down = spawnScript('server/cli/migrate.ts', ['down', '7'], env);
+    const down = spawnScript('server/cli/migrate.ts', ['down', '8'], env);
     expect(await down.exit).toBe(0);
     const [row] = await empty.sql<{ n: number }[]>`select count(*)::int as n from schema_migrations where version = 2`;
     expect(row?.n).toBe(0);

@@ -28,6 +28,7 @@ import { watchProcessErrors } from './observability/process-errors.ts';
 import { createPurchases, EVENT_REFUNDS_QUEUE, HOLD_TIMER_QUEUE, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
 import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
+import { createWaitingRoom, type WaitingRoom } from './waiting-room/index.ts';
 
 /** Where `npm run build` puts the web client. */
 export const WEB_CLIENT_DIR = fileURLToPath(new URL('../clients/web/dist', import.meta.url));
@@ -44,6 +45,8 @@ export interface StartOptions {
   /** The process's OpenTelemetry (instrument.ts): flushed and stopped last on shutdown. */
   telemetry?: Telemetry | null;
   apiPlugins?: AppDeps['apiPlugins'];
+  /** The waiting rooms' clock, epoch ms (default Date.now): tests drive admission rounds with it. */
+  waitingRoomClock?: () => number;
 }
 
 export interface RunningServer {
@@ -51,6 +54,7 @@ export interface RunningServer {
   live: Live;
   identity: Identity;
   purchases: Purchases;
+  waitingRoom: WaitingRoom;
   /** Every guarded route with its authorization policy. */
   routes: RouteEntry[];
   url: string;
@@ -93,7 +97,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mailWorker = startMailWorker(queues, mailer, log);
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
   const live = createLive({ config, redis, log, metrics });
-  const purchases = createPurchases({ config, sql, redis, log, queues, live, metrics });
+  const waitingRoom = createWaitingRoom({ config, sql, redis, log, metrics, ...(options.waitingRoomClock ? { now: options.waitingRoomClock } : {}) });
+  const purchases = createPurchases({ config, sql, redis, log, queues, live, metrics, admission: waitingRoom.gate });
   const queueNames = [MAIL_QUEUE, HOLD_TIMER_QUEUE, PAYMENT_EVENTS_QUEUE, EVENT_REFUNDS_QUEUE];
   const depths = queueDepths(queues, redis, queueNames);
   metrics.readFrom({ queueJobs: () => depths.read() });
@@ -114,14 +119,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       purchasesPerUserPerMinute: config.rateLimits.purchasesPerUserPerMinute,
       webhooksPerMinute: config.rateLimits.webhooksPerMinute,
     },
-    apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, scanningRoutes(sql), ...(options.apiPlugins ?? [])],
+    apiPlugins: [identity.routes, catalog.routes, ...purchases.routes, waitingRoom.routes, scanningRoutes(sql), ...(options.apiPlugins ?? [])],
     readiness: readinessChecks({ sql, redis, migrations, queues: { names: queueNames, workers: () => [mailWorker, ...purchases.workers()] } }),
     webClientDir: options.webClientDir ?? WEB_CLIENT_DIR,
     metrics: { metrics, servedHere: config.metrics.port === null, token: config.metrics.token },
     reportServerError: (err, where) => errorTracker.report(err, where),
   });
 
-  live.attach({
+  const io = live.attach({
     httpServer: app.server,
     sql,
     inventory: purchases.inventory,
@@ -129,6 +134,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     authenticate: identity.authenticate,
     rebuildCounts: async (eventId) => void (await rebuildAvailability(sql, purchases.inventory, eventId, { onlyIfMissing: true })),
   });
+  waitingRoom.attach(io);
   const scanners = attachScanners({
     httpServer: app.server,
     sql,
@@ -141,6 +147,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     onChecked: (outcome) => metrics.scannerValidations.inc({ outcome }),
   });
   let metricsServer: MetricsServer | null = null;
+  // Admission rounds stop first (they push to sockets); other nodes' rounds carry on.
+  lifecycle.add({ name: 'waiting room rounds', run: () => waitingRoom.close() });
   // Sockets first: open WebSockets would otherwise keep the HTTP server from closing (Socket.IO's
   // close also closes the HTTP server, so the scanners' sockets must be gone before it).
   lifecycle.add({ name: 'scanner sockets', run: () => scanners.close() });
@@ -166,9 +174,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
 
   purchases.start();
+  waitingRoom.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });
   if (config.metrics.port !== null) {
     metricsServer = await startMetricsServer({ host: config.http.host, port: config.metrics.port, metrics, token: config.metrics.token, log });
   }
-  return { app, routes, url, metricsUrl: metricsServer?.url ?? `${url}${METRICS_PATH}`, metrics, sql, redis, lifecycle, purchases, live, identity, errorTracker };
+  return { app, routes, url, metricsUrl: metricsServer?.url ?? `${url}${METRICS_PATH}`, metrics, sql, redis, lifecycle, purchases, waitingRoom, live, identity, errorTracker };
 }

@@ -20,7 +20,9 @@ export const eventColumns = (sql: Db) => sql`
   e.venue_address as "venueAddress", e.timezone, e.starts_at as "startsAt", e.ends_at as "endsAt",
   e.sales_start_at as "salesStartAt", e.sales_end_at as "salesEndAt",
   case when e.status = 'published' and e.ends_at < now() then 'ended' else e.status end as status,
-  e.published_at as "publishedAt", e.cancelled_at as "cancelledAt", e.created_at as "createdAt", e.updated_at as "updatedAt"`;
+  e.published_at as "publishedAt", e.cancelled_at as "cancelledAt", e.created_at as "createdAt", e.updated_at as "updatedAt",
+  e.high_demand as "highDemand", e.waiting_room as "waitingRoom", e.admit_per_second as "admitPerSecond",
+  coalesce(e.waiting_room, e.high_demand) as "waitingRoomInForce"`;
 
 /** Loads an event the actor may manage, optionally row-locked; 404 otherwise. */
 export async function ownedEvent(db: Db, eventId: string, actor: Actor, lock = false): Promise<CatalogEvent> {
@@ -62,10 +64,11 @@ export function createEvents(sql: Sql, hooks: EventHooks = {}) {
         if (taken) throw new AppError('conflict', 'that slug is taken', { field: 'slug' });
         const [row] = await tx<{ id: string }[]>`
           insert into events (organizer_id, slug, title, description, venue_name, venue_address, timezone,
-                              starts_at, ends_at, sales_start_at, sales_end_at)
+                              starts_at, ends_at, sales_start_at, sales_end_at, high_demand, waiting_room, admit_per_second)
           values (${actor.userId}, ${slug}, ${input.title}, ${input.description}, ${input.venueName ?? null},
                   ${input.venueAddress ?? null}, ${input.timezone}, ${input.startsAt}, ${input.endsAt},
-                  ${input.salesStartAt}, ${input.salesEndAt})
+                  ${input.salesStartAt}, ${input.salesEndAt}, ${input.highDemand ?? false}, ${input.waitingRoom ?? null},
+                  ${input.admitPerSecond ?? null})
           returning id`;
         return ownedEvent(tx, row!.id, actor);
       });
@@ -83,6 +86,7 @@ export function createEvents(sql: Sql, hooks: EventHooks = {}) {
           update events set title = ${next.title}, description = ${next.description}, venue_name = ${next.venueName},
             venue_address = ${next.venueAddress}, timezone = ${next.timezone}, starts_at = ${next.startsAt},
             ends_at = ${next.endsAt}, sales_start_at = ${next.salesStartAt}, sales_end_at = ${next.salesEndAt},
+            high_demand = ${next.highDemand}, waiting_room = ${next.waitingRoom}, admit_per_second = ${next.admitPerSecond},
             updated_at = now()
           where id = ${eventId}`;
         return ownedEvent(tx, eventId, actor);

@@ -13,6 +13,7 @@ interface Event {
   status: string;
   slug: string;
   title: string;
+  description: string;
 }
 interface TicketType {
   id: string;
@@ -78,9 +79,13 @@ describe('catalog: organizers', () => {
     expect(event.slug).toMatch(/^spring-concert-[0-9a-f]{6}$/);
     const mine = await as(owner).get<{ items: Event[] }>('/organizer/events');
     expect(mine.body.items.map((e) => e.id)).toContain(event.id);
+    const described = await as(owner).patch<Event>(`/organizer/events/${event.id}`, { description: 'Strings and brass' });
+    expect(described.status).toBe(200);
     const changed = await as(owner).patch<Event>(`/organizer/events/${event.id}`, { title: 'Spring Gala' });
     expect(changed.status).toBe(200);
     expect(changed.body.title).toBe('Spring Gala');
+    // A field the patch leaves out stays as it was.
+    expect(changed.body.description).toBe('Strings and brass');
   });
 
   it('refuses bad event input with the field named, and creates nothing', async () => {

@@ -42,9 +42,20 @@ const eventFields = {
   salesEndAt: instant,
 };
 
+/** The waiting room in front of an event's sale (server/waiting-room). */
+const waitingRoomFields = {
+  /** An on-sale spike is expected: a waiting room is in force unless `waitingRoom` says otherwise. */
+  highDemand: z.boolean(),
+  /** Forces the waiting room on or off; null follows `highDemand`. */
+  waitingRoom: z.boolean().nullable(),
+  /** Visitors admitted per second; null takes the server's WAITING_ROOM_ADMIT_PER_SECOND. */
+  admitPerSecond: z.number().int().min(1).max(2000).nullable(),
+};
+
 export const createEventSchema = z
   .object({
     ...eventFields,
+    ...z.object(waitingRoomFields).partial().shape,
     slug: z
       .string()
       .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lowercase letters, digits and single dashes')
@@ -58,7 +69,9 @@ export const createEventSchema = z
   .superRefine(windowOrdered('salesEndAt', 'endsAt', 'sales must end by the end of the event', 'salesEndAt'));
 export type CreateEvent = z.infer<typeof createEventSchema>;
 
-export const updateEventSchema = z.object(eventFields).partial().strict();
+// No defaults in a patch: zod applies `.default()` even inside `.partial()`, and an absent field must
+// stay as it is (a title-only PATCH would otherwise blank the description).
+export const updateEventSchema = z.object({ ...eventFields, description: text(10_000), ...waitingRoomFields }).partial().strict();
 export type UpdateEvent = z.infer<typeof updateEventSchema>;
 
 export const eventStatusSchema = z.enum(['draft', 'published', 'cancelled', 'ended']);
@@ -205,6 +218,9 @@ export const eventSchema = z.object({
   cancelledAt: z.date().nullable(),
   createdAt: z.date(),
   updatedAt: z.date(),
+  ...waitingRoomFields,
+  /** Whether a waiting room stands in front of the sale: holds need an admission token. */
+  waitingRoomInForce: z.boolean(),
 });
 export type CatalogEvent = z.infer<typeof eventSchema>;
 

@@ -21,7 +21,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = Object.fromEntries(
   (Object.entries(ERROR_STATUS) as [ErrorCode, number][])
-    .filter(([code]) => !['validation_failed', 'malformed_json'].includes(code))
+    .filter(([code]) => !['validation_failed', 'malformed_json', 'admission_required'].includes(code))
     .map(([code, status]) => [status, code]),
 );
 

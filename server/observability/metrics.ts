@@ -15,6 +15,8 @@ export interface MetricSources {
   queueJobs?: () => Promise<{ queue: string; state: string; count: number }[]>;
   /** Succeeded payments with neither tickets nor a refund (promise 3 of the design: must be 0). */
   paidWithoutTicketOrRefund?: () => Promise<number>;
+  /** Visitors in line in every waiting room. */
+  waitingRoomWaiting?: () => Promise<number>;
 }
 
 export function createMetrics() {
@@ -109,6 +111,24 @@ export function createMetrics() {
       async collect() {
         if (sources.paidWithoutTicketOrRefund) this.set(await sources.paidWithoutTicketOrRefund());
       },
+    }),
+    waitingRoomWaiting: new Gauge({
+      name: 'boxoffice_waiting_room_waiting',
+      help: 'Visitors in line in the waiting rooms, across the deployment.',
+      registers,
+      async collect() {
+        if (sources.waitingRoomWaiting) this.set(await sources.waitingRoomWaiting());
+      },
+    }),
+    waitingRoomAdmitted: new Counter({
+      name: 'boxoffice_waiting_room_admitted_total',
+      help: 'Visitors admitted from a waiting room by admission rounds on this node.',
+      registers,
+    }),
+    waitingRoomExpired: new Counter({
+      name: 'boxoffice_waiting_room_expired_without_hold_total',
+      help: 'Admitted visitors who placed no hold within their window and lost their turn (seen on this node).',
+      registers,
     }),
     /** Names where the deployment-wide gauges read from (called once, when the node is wired). */
     readFrom(more: MetricSources): void {

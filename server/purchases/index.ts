@@ -21,6 +21,7 @@ import {
   type Payments,
 } from '../payments/index.ts';
 import type { Redis, Sql } from '../store/index.ts';
+import type { AdmissionGate } from './admission-port.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
 import { createTicketSigner } from '../scanning/index.ts';
 import { createEffectRunner } from './effects.ts';
@@ -33,6 +34,7 @@ import { createHoldTimers, overdueHolds, startHoldTimerWorker } from './timers.t
 
 export { createEffectRunner, type EffectDeps } from './effects.ts';
 export { createPurchaseHost, type EffectRunner, type PurchaseHost, type PurchaseView, type StartRequest } from './host.ts';
+export type { AdmissionGate } from './admission-port.ts';
 export type { PaymentPort } from './payments-port.ts';
 export { rebuildAvailability } from './reconcile.ts';
 export { EVENT_REFUNDS_QUEUE } from './refunds.ts';
@@ -48,6 +50,8 @@ export interface PurchasesDeps {
   live?: Pick<Live, 'changed' | 'purchaseChanged'>;
   /** The node's metrics: transitions are counted, and the sale's gauges read from here. */
   metrics?: Metrics;
+  /** The waiting room's gate in front of holds (events with a room need an admission token). */
+  admission?: AdmissionGate;
 }
 
 /**
@@ -57,7 +61,7 @@ export interface PurchasesDeps {
  */
 const RECONCILE_EVERY_SWEEPS = 10;
 
-export function createPurchases({ config, sql, redis, log, queues, live, metrics }: PurchasesDeps) {
+export function createPurchases({ config, sql, redis, log, queues, live, metrics, admission }: PurchasesDeps) {
   const inventory = createInventory(redis, config.redis.keyPrefix);
   const paymentEvents = createPaymentEventQueue(queues, redis);
   // The sandbox reports through the payments service, which is built around the chosen provider.
@@ -140,6 +144,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
         payments,
         stripePublishableKey: config.payments.stripe?.publishableKey ?? null,
         maxTicketsPerCustomerPerEvent: config.purchases.maxTicketsPerCustomerPerEvent,
+        ...(admission ? { admission } : {}),
         ...(metrics ? { onRefusedEarly: (reason: string) => metrics.holdsRejected.inc({ reason }) } : {}),
       }),
       ...(active === sandbox.provider ? [sandboxRoutes(sandbox)] : []),

@@ -10,6 +10,7 @@ import type { App } from '../http/types.ts';
 import type { Inventory } from '../inventory/index.ts';
 import type { Payments } from '../payments/index.ts';
 import type { Sql } from '../store/index.ts';
+import type { AdmissionGate } from './admission-port.ts';
 import { breakdown, checkoutGuard, priceOrder, purchaseRequestSchema, requestHash, type PriceBreakdown, type PurchaseRequest } from './checkout.ts';
 import type { PurchaseHost } from './host.ts';
 
@@ -20,6 +21,8 @@ export interface PurchaseRouteDeps {
   payments: Pick<Payments, 'paymentOf'>;
   stripePublishableKey: string | null;
   maxTicketsPerCustomerPerEvent: number;
+  /** Events with a waiting room: holds need an admission token (absent: no event has a room). */
+  admission?: AdmissionGate;
   /** A hold refused before any purchase was written (Redis already said no); metrics. */
   onRefusedEarly?: (reason: 'sold_out' | 'seat_taken') => void;
 }
@@ -188,7 +191,11 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
         schema: {
           tags,
           summary: 'Hold tickets or seats and start paying (Idempotency-Key required)',
-          headers: z.object({ 'idempotency-key': z.string().trim().min(8).max(200) }),
+          headers: z.object({
+            'idempotency-key': z.string().trim().min(8).max(200),
+            /** Events with a waiting room: the token it gave this account. */
+            'admission-token': z.string().trim().max(4096).optional(),
+          }),
           body: purchaseRequestSchema,
           response: { 200: purchaseSchema, 201: purchaseSchema },
         },
@@ -202,6 +209,9 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
         if (earlier && earlier.request_hash !== requestHash(request.body)) {
           throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
         }
+        // A waiting room's gate comes first: before pricing, before any hold (a retry of a purchase
+        // already made is answered as before, even after the admission ended).
+        const admitted = earlier ? false : ((await deps.admission?.check(request.body.eventId, user.userId, request.headers['admission-token'])) ?? false);
         const view = earlier ? { id: earlier.id, existing: true } : await create(user.userId, request.body, key);
         const row = await load(view.id);
         if (row.state === 'rejected') {
@@ -211,6 +221,7 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
             purchaseId: row.id,
           });
         }
+        if (admitted && !view.existing) await deps.admission?.used(row.event_id, user.userId);
         return reply.code(view.existing ? 200 : 201).send(await present(row));
       },
     );

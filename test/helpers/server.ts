@@ -16,7 +16,7 @@ export async function startTestServer(
   db: TestDatabase,
   redis: TestRedis,
   env: Record<string, string> = {},
-  options: { apiPlugins?: StartOptions['apiPlugins'] } = {},
+  options: { apiPlugins?: StartOptions['apiPlugins']; waitingRoomClock?: StartOptions['waitingRoomClock'] } = {},
 ): Promise<TestServer> {
   const config = testConfig({
     DATABASE_URL: db.url,
@@ -32,6 +32,7 @@ export async function startTestServer(
     handleSignals: false,
     exit: () => {},
     ...(options.apiPlugins ? { apiPlugins: options.apiPlugins } : {}),
+    ...(options.waitingRoomClock ? { waitingRoomClock: options.waitingRoomClock } : {}),
   });
   return {
     url: server.url,

@@ -25,6 +25,9 @@ const BOXOFFICE_METRICS = [
   'boxoffice_queue_failures_total',
   'boxoffice_http_request_duration_seconds',
   'boxoffice_paid_without_ticket_or_refund',
+  'boxoffice_waiting_room_waiting',
+  'boxoffice_waiting_room_admitted_total',
+  'boxoffice_waiting_room_expired_without_hold_total',
 ] as const;
 
 /** Long-running services (not the one-shot migration). */
