@@ -42,9 +42,24 @@ export async function issueTickets(
     if (owners.some((o) => o !== null && o !== purchaseId && o !== `sold:${purchaseId}`)) return { type: 'tickets.failed', reason: 'hold_lost' };
   }
 
+  // The codes are signed before the transaction: signing may read (or create) the event's key
+  // through the pool, and a transaction holding the hot ticket-type row must never wait for a pool
+  // connection. In a burst of confirmations every other connection can be queued behind that very
+  // row: the pool deadlocks (the on-sale load test found it, at the first tickets of a sale).
+  const sorted = [...items].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));
+  const tickets: { ticketId: string; ticketTypeId: string; seatId: string | null; code: string }[] = [];
+  for (const item of sorted) {
+    const seats = item.seatIds ?? [];
+    for (let unit = 0; unit < item.quantity; unit++) {
+      const ticketId = randomUUID();
+      const seatId = seats[unit] ?? null;
+      const code = await codeFor({ ticketId, eventId, ticketTypeId: item.ticketTypeId, seatId, issuedAt: new Date() });
+      tickets.push({ ticketId, ticketTypeId: item.ticketTypeId, seatId, code });
+    }
+  }
+
   try {
     await sql.begin(async (tx) => {
-      const sorted = [...items].sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId));
       for (const item of sorted) {
         const raised = await tx`
           update ticket_types set sold = sold + ${item.quantity}
@@ -52,16 +67,10 @@ export async function issueTickets(
           returning id`;
         if (raised.length === 0) throw new CannotIssue('sold_out');
       }
-      for (const item of sorted) {
-        const seats = item.seatIds ?? [];
-        for (let unit = 0; unit < item.quantity; unit++) {
-          const ticketId = randomUUID();
-          const seatId = seats[unit] ?? null;
-          const code = await codeFor({ ticketId, eventId, ticketTypeId: item.ticketTypeId, seatId, issuedAt: new Date() });
-          await tx`
-            insert into tickets (id, purchase_id, event_id, ticket_type_id, seat_id, code)
-            values (${ticketId}, ${purchaseId}, ${eventId}, ${item.ticketTypeId}, ${seatId}, ${code})`;
-        }
+      for (const t of tickets) {
+        await tx`
+          insert into tickets (id, purchase_id, event_id, ticket_type_id, seat_id, code)
+          values (${t.ticketId}, ${purchaseId}, ${eventId}, ${t.ticketTypeId}, ${t.seatId}, ${t.code})`;
       }
     });
   } catch (err) {
