@@ -1,8 +1,8 @@
 // Buyers, on-sale events and the promises of DESIGN.md, for the purchase tests.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import { replayPurchase, type PurchaseEvent, type PurchaseInput } from '../../machines/index.ts';
 import { createAccessTokens, TOKEN_AUDIENCE, TOKEN_ISSUER, type Role } from '../../server/identity/index.ts';
+import { eventFacts, PAID_STATES } from '../../server/purchases/promises.ts';
 import type { Sql } from '../../server/store/index.ts';
 import { testConfig } from './config.ts';
 import type { TestRedis } from './databases.ts';
@@ -90,49 +90,30 @@ export async function settled(sql: Sql, purchaseId: string, states: readonly str
  * to the tickets issued; no seat sold twice; every log folds to its purchase's state; paid means
  * tickets or a refund; a settled purchase holds nothing in Redis; a purchase got all its seats or
  * none; only a confirmed purchase has valid tickets; no money is taken without a ticket or a refund.
+ * The facts come from server/purchases/promises.ts, which the on-sale load test checks too.
  */
 export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string): Promise<void> {
-  const types = await sql<{ id: string; sold: number; capacity: number; tickets: number }[]>`
-    select t.id, t.sold, t.capacity, (select count(*)::int from tickets k where k.ticket_type_id = t.id and k.status = 'valid') as tickets
-    from ticket_types t where t.event_id = ${eventId}`;
-  for (const t of types) {
+  const facts = await eventFacts(sql, eventId, { client: redis.client, keyPrefix: redis.prefix });
+  for (const t of facts.types) {
     expect(t.sold).toBeLessThanOrEqual(t.capacity);
     expect(t.tickets).toBe(t.sold);
   }
-  const [twice] = await sql<{ n: number }[]>`
-    select count(*)::int as n from (select seat_id from tickets where event_id = ${eventId} and seat_id is not null and status = 'valid'
-                                    group by seat_id having count(*) > 1) d`;
-  expect(twice!.n).toBe(0);
+  expect(facts.seatsSoldTwice).toBe(0);
 
   // Money taken with neither tickets nor a refund: none (purchases still confirming or refunding
   // are in flight; the tests wait for them to settle before asking).
-  const [unaccounted] = await sql<{ n: number }[]>`
-    select count(*)::int as n from payments m join purchases p on p.id = m.purchase_id
-    where p.event_id = ${eventId} and m.status = 'succeeded' and m.refunded_minor < m.amount_minor
-      and p.state not in ('confirmed', 'confirming', 'refunding')`;
-  expect(unaccounted!.n, 'paid without ticket or refund').toBe(0);
+  expect(facts.paidWithoutTicketOrRefund, 'paid without ticket or refund').toBe(0);
 
-  const purchases = await sql<{ id: string; state: string; snapshot: { context: PurchaseInput } }[]>`
-    select id, state, snapshot from purchases where event_id = ${eventId}`;
-  for (const p of purchases) {
-    const log = await sql<{ seq: number; payload: PurchaseEvent; to_state: string }[]>`
-      select seq, payload, to_state from purchase_transitions where purchase_id = ${p.id} order by seq`;
-    expect(log.map((r) => r.seq)).toEqual(log.map((_, i) => i + 1));
-    const events = log.slice(1).map((r) => r.payload);
-    expect(replayPurchase(p.snapshot.context, events).value, `purchase ${p.id}`).toBe(p.state);
-    expect(log.at(-1)!.to_state).toBe(p.state);
-    const paid = events.some((e) => e.type === 'payment.succeeded');
-    if (paid) expect(['confirmed', 'refunded', 'refunding', 'confirming']).toContain(p.state);
+  for (const p of facts.purchases) {
+    expect(p.seqs).toEqual(p.seqs.map((_, i) => i + 1));
+    expect(p.replayedState, `purchase ${p.id}`).toBe(p.state);
+    expect(p.lastLoggedState).toBe(p.state);
+    if (p.paid) expect(PAID_STATES).toContain(p.state);
     // A confirmed purchase has all its tickets (some may be voided by a partial refund); any other
     // has no valid ticket (a refunded one had its tickets voided).
-    const [issued] = await sql<{ all: number; valid: number }[]>`
-      select count(*)::int as all, (count(*) filter (where status = 'valid'))::int as valid from tickets where purchase_id = ${p.id}`;
-    const wanted = p.snapshot.context.items.reduce((sum, i) => sum + i.quantity, 0);
-    if (p.state === 'confirmed') expect(issued!.all, `tickets of confirmed purchase ${p.id}`).toBe(wanted);
-    else expect(issued!.valid, `valid tickets of ${p.state} purchase ${p.id}`).toBe(0);
-    if (['expired', 'cancelled', 'rejected', 'payment_failed', 'refunded', 'confirmed'].includes(p.state)) {
-      expect(await redis.client.exists(`${redis.prefix}:{ev:${eventId}}:hold:${p.id}`), `hold of ${p.state} purchase ${p.id}`).toBe(0);
-    }
+    if (p.state === 'confirmed') expect(p.issuedTickets, `tickets of confirmed purchase ${p.id}`).toBe(p.wantedTickets);
+    else expect(p.validTickets, `valid tickets of ${p.state} purchase ${p.id}`).toBe(0);
+    if (p.holdRecordLeft !== null) expect(p.holdRecordLeft, `hold of ${p.state} purchase ${p.id}`).toBe(false);
   }
 }
 
