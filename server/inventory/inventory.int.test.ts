@@ -145,6 +145,31 @@ describe('inventory', () => {
     expect(next.ok && Number(next.token) > Number(held.token)).toBe(true);
   });
 
+  it('a reclaim replaces the released hold still on record, so its late release gives nothing back', async () => {
+    const eventId = randomUUID();
+    const ga = randomUUID();
+    const seated = randomUUID();
+    await a.setAvailable(eventId, { [ga]: 5, [seated]: 2 });
+    const purchaseId = randomUUID();
+    const items = [{ ticketTypeId: ga, quantity: 2 }, { ticketTypeId: seated, quantity: 1, seatIds: ['s1'] }];
+    const old = await a.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000 });
+    if (!old.ok) throw new Error('expected a hold');
+    // The purchase expired (its release is queued), then a late payment claims the units again.
+    const again = await b.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000, replace: true });
+    if (!again.ok) throw new Error('expected the reclaim to hold');
+    expect(again.retried).toBe(false);
+    expect(Number(again.token)).toBeGreaterThan(Number(old.token));
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
+    expect(await a.seatOwners(eventId, ['s1'])).toEqual([purchaseId]);
+
+    // The old release arrives late: a stale token, nothing changes; the tickets take the units.
+    expect(await a.release({ purchaseId, eventId, items, token: old.token })).toBe('stale_token');
+    expect(await a.convert({ purchaseId, eventId, items, token: again.token })).toBe('converted');
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
+    expect(await a.release({ purchaseId, eventId, items, token: old.token })).toBe('nothing_held');
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
+  });
+
   it('converting a hold keeps its units taken and its seats blocked', async () => {
     const eventId = randomUUID();
     const seated = randomUUID();

@@ -40,8 +40,8 @@ const RECLAIM_MS = 60_000;
 export function createEffectRunner(deps: EffectDeps): EffectRunner {
   const now = deps.now ?? Date.now;
 
-  async function placeHold(purchaseId: string, eventId: string, items: PurchaseItem[], ttlMs: number) {
-    const place = () => deps.inventory.hold({ purchaseId, eventId, items, deadline: new Date(now() + ttlMs), graceMs: deps.holdGraceMs });
+  async function placeHold(purchaseId: string, eventId: string, items: PurchaseItem[], ttlMs: number, replace = false) {
+    const place = () => deps.inventory.hold({ purchaseId, eventId, items, deadline: new Date(now() + ttlMs), graceMs: deps.holdGraceMs, replace });
     const result = await place();
     if (result.ok || result.reason !== 'not_on_sale' || !deps.rebuildCounts) return result;
     await deps.rebuildCounts(eventId);
@@ -96,7 +96,9 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
       case 'issueTickets': {
         if (effect.params.holdToken !== '') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
         // The money came after the hold was released: claim the units again, briefly, or refund.
-        const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS);
+        // Any record this purchase still has is the released hold (its release may still be on its
+        // way): replace it, so that release cannot hand back the units these tickets take.
+        const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS, true);
         if (!again.ok) return { type: 'tickets.failed', reason: `${again.reason}_after_release` };
         const outcome = await issueTickets(deps.sql, deps.inventory, { ...effect.params, holdToken: again.token }, deps.ticketCodes);
         if (outcome.type === 'tickets.failed') {

@@ -11,6 +11,9 @@
   ARGV[3]              safety TTL of the hold record and seat keys, ms (deadline + grace)
   ARGV[4]              T, the number of ticket types
   ARGV[5 .. 4+T]       quantity per ticket type, in KEYS order
+  ARGV[5+T]            '1': replace a record this purchase already has (a reclaim after the
+                       purchase released that hold: the record is a release still on its way,
+                       so it is given back here and its late release finds a stale token)
 
   Returns {code, value}:
     { 1, token, deadline}  held; token is the fencing token of this hold
@@ -20,12 +23,25 @@
     {-3, i}            ticket type i has no available count (not initialised)
 ]]
 local hold = KEYS[1]
+local t = tonumber(ARGV[4])
 local existing = redis.call('HGET', hold, 'token')
-if existing then
+if existing and ARGV[5 + t] == '1' then
+  for i = 1, t do
+    local quantity = redis.call('HGET', hold, 'q' .. i)
+    if quantity and redis.call('EXISTS', KEYS[2 + i]) == 1 then
+      redis.call('INCRBY', KEYS[2 + i], quantity)
+    end
+  end
+  for j = 3 + t, #KEYS do
+    if redis.call('GET', KEYS[j]) == ARGV[1] then
+      redis.call('DEL', KEYS[j])
+    end
+  end
+  redis.call('DEL', hold)
+elseif existing then
   return {0, tonumber(existing), tonumber(redis.call('HGET', hold, 'deadline'))}
 end
 
-local t = tonumber(ARGV[4])
 for i = 1, t do
   local available = redis.call('GET', KEYS[2 + i])
   if not available then
