@@ -1,6 +1,7 @@
 // Once per test run: a throwaway local PostgreSQL and Redis (or TEST_DATABASE_URL / TEST_REDIS_URL
 // when a CI provides services), and a migrated template database that test files clone.
 import type { TestProject } from 'vitest/node';
+import { buildWebClient } from '../server/cli/build-web.ts';
 import { startLocalStack } from '../server/local/index.ts';
 import { createPostgres, migrateUp, quoteIdent } from '../server/store/index.ts';
 
@@ -46,6 +47,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     await template.end({ timeout: 5 });
   }
+
+  // The web client the browser tests load, built once here: test files run in parallel, and each
+  // building it would empty the folder another file's server is serving.
+  await buildWebClient();
 
   project.provide('pgAdminUrl', pgAdminUrl);
   project.provide('pgTemplate', TEMPLATE_DATABASE);

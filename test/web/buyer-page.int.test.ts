@@ -5,7 +5,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebClient } from '../../server/cli/build-web.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { assertPromises, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
@@ -24,7 +23,6 @@ describe('the buyer page in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    await buildWebClient();
     [db, redis, browser] = await Promise.all([createTestDatabase(), createTestRedis(), launchChromium()]);
     // `brief` holds for 3 s: long enough to see the countdown, short enough to watch it end.
     [node, brief] = await Promise.all([startTestServer(db, redis), startTestServer(db, redis, { HOLD_TTL_SECONDS: '3' })]);

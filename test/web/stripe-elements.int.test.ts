@@ -4,7 +4,6 @@
 // the signed webhook goes to the server, which confirms the purchase; the page shows the tickets.
 import type { Browser, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebClient } from '../../server/cli/build-web.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { deliverStripeWebhook, FAKE_STRIPE_KEY, FAKE_STRIPE_WEBHOOK_SECRET, startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.ts';
@@ -44,7 +43,6 @@ describe('the buyer page with Stripe Elements', () => {
   let buyer: Person;
 
   beforeAll(async () => {
-    await buildWebClient();
     [db, redis, stripe, browser] = await Promise.all([createTestDatabase(), createTestRedis(), startFakeStripe(), launchChromium()]);
     node = await startTestServer(db, redis, {
       PAYMENT_PROVIDER: 'stripe',

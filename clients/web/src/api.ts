@@ -57,6 +57,8 @@ export interface EventDetail {
   description: string;
   venueName: string | null;
   startsAt: string;
+  /** Holds need the waiting room's admission token (see waiting-room.ts). */
+  waitingRoomInForce: boolean;
   ticketTypes: TicketType[];
 }
 

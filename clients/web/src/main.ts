@@ -1,36 +1,20 @@
 // The buyer's page: browse events, watch one live (counts and seat map), sign in with a mailed
-// code, hold tickets or seats, watch the hold count down, pay (sandbox), and see the tickets with
-// their QR codes. Hash routes: #/, #/events/<slug>, #/purchases/<id>.
+// code, wait in line for a high-demand event, hold tickets or seats, watch the hold count down, pay
+// (sandbox), and see the tickets with their QR codes. Hash routes: #/, #/events/<slug>, #/purchases/<id>.
 import QRCode from 'qrcode';
-import { api, ApiError, money, token, type EventDetail, type Purchase } from './api.ts';
+import { api, money, token, type EventDetail, type Purchase } from './api.ts';
+import { failure, h, type Child } from './dom.ts';
+import { countdown } from './format.ts';
 import { onPurchaseUpdate, watchEvent } from './live.ts';
 import { LEGEND, SeatMap, type SeatMapDoc } from './seat-map.ts';
 import { mountStripePayment } from './stripe-elements.ts';
-
-type Child = Node | string | null | false | undefined;
-
-/** Builds an element; text is always text (never parsed as HTML). */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (typeof value === 'function') el.addEventListener(key.replace(/^on/, ''), value);
-    else if (value === true) el.setAttribute(key, '');
-    else if (value !== false) el.setAttribute(key, value);
-  }
-  for (const child of children) if (child) el.append(child);
-  return el;
-}
+import { admissionRefusal, isAdmissionRefusal, waitingRoomPanel, type WaitingRoomPanel } from './waiting-room-panel.ts';
 
 const app = document.getElementById('app')!;
 let cleanup: (() => void)[] = [];
 
 function show(...nodes: Child[]): void {
   app.replaceChildren(...nodes.filter((n): n is Node | string => Boolean(n)));
-}
-
-function failure(err: unknown): HTMLElement {
-  const message = err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
-  return h('p', { class: 'error', role: 'alert' }, message);
 }
 
 async function whoami(): Promise<void> {
@@ -103,9 +87,17 @@ async function eventPage(slug: string): Promise<void> {
   const quantities = new Map<string, HTMLInputElement>();
   const seatCounts = h('p', { 'data-testid': 'seat-counts' });
   const holdSeats = h('button', { disabled: true }, 'Hold selected seats');
+  const holdButtons: { button: HTMLButtonElement; onSaleNow: boolean }[] = [];
   let map: SeatMap | null = null;
+  // A high-demand event: holds wait for the waiting room's admission, and carry its token.
+  let room: WaitingRoomPanel | null = null;
+  const mayHold = () => Boolean(token.get()) && (!room || room.permit() !== null);
+  const refreshHolds = () => {
+    for (const { button, onSaleNow } of holdButtons) button.disabled = !mayHold() || !onSaleNow;
+    refreshSelection();
+  };
   const refreshSelection = () => {
-    holdSeats.disabled = !map || map.selected.size === 0 || !token.get();
+    holdSeats.disabled = !map || map.selected.size === 0 || !mayHold();
     holdSeats.textContent = map?.selected.size ? `Hold ${map.selected.size} seat${map.selected.size > 1 ? 's' : ''}` : 'Hold selected seats';
     if (map) {
       const c = map.counts();
@@ -118,11 +110,19 @@ async function eventPage(slug: string): Promise<void> {
 
   async function hold(items: unknown[]): Promise<void> {
     status.replaceChildren('Holding…');
+    const admission = room?.permit()?.admissionToken;
     try {
-      const purchase = await api<Purchase>('/purchases', { body: { eventId: event.id, items }, headers: { 'idempotency-key': crypto.randomUUID() } });
+      const purchase = await api<Purchase>('/purchases', {
+        body: { eventId: event.id, items },
+        headers: { 'idempotency-key': crypto.randomUUID(), ...(admission ? { 'admission-token': admission } : {}) },
+      });
       location.hash = `#/purchases/${purchase.id}`;
     } catch (err) {
-      status.replaceChildren(failure(err));
+      if (!isAdmissionRefusal(err)) return void status.replaceChildren(failure(err));
+      // Refused for want of admission: say so, and ask the waiting room where we stand now. A page
+      // opened before the organizer turned the room on has no panel yet: a reload brings it.
+      status.replaceChildren(room ? admissionRefusal(err) : h('p', { class: 'error', role: 'alert' }, 'This sale now has a waiting room: reload the page to join the line.'));
+      room?.recheck();
     }
   }
 
@@ -136,14 +136,19 @@ async function eventPage(slug: string): Promise<void> {
       if (t.kind === 'general') {
         const qty = h('input', { type: 'number', min: '1', max: String(t.perOrderMax), value: '1', 'aria-label': `How many ${t.name}`, class: 'qty' });
         quantities.set(t.id, qty);
-        row.append(
-          qty,
-          h('button', { disabled: !token.get() || !t.onSaleNow, onclick: () => void hold([{ ticketTypeId: t.id, quantity: Number(qty.value) }]) }, 'Hold'),
-        );
+        const button = h('button', { disabled: !mayHold() || !t.onSaleNow, onclick: () => void hold([{ ticketTypeId: t.id, quantity: Number(qty.value) }]) }, 'Hold');
+        holdButtons.push({ button, onSaleNow: t.onSaleNow });
+        row.append(qty, button);
       }
       return row;
     }),
   );
+
+  if (event.waitingRoomInForce) {
+    room = waitingRoomPanel(event.id, refreshHolds);
+    cleanup.push(() => room?.stop());
+    refreshHolds();
+  }
 
   const seatSection = seatDoc
     ? (() => {
@@ -178,6 +183,7 @@ async function eventPage(slug: string): Promise<void> {
     h('p', {}, `${new Date(event.startsAt).toLocaleString()} · ${event.venueName ?? ''}`),
     event.description ? h('p', {}, event.description) : null,
     token.get() ? null : signInForm(() => {}),
+    room?.element,
     types,
     seatSection,
     status,
@@ -198,7 +204,7 @@ async function eventPage(slug: string): Promise<void> {
 async function purchasePage(id: string): Promise<void> {
   let purchase = await api<Purchase>(`/purchases/${id}`);
   const state = h('span', { class: 'state', 'data-testid': 'purchase-state' });
-  const countdown = h('div', { class: 'countdown', 'data-testid': 'countdown' });
+  const timeLeft = h('div', { class: 'countdown', 'data-testid': 'countdown' });
   const actions = h('div', {});
   const tickets = h('div', { class: 'tickets' });
 
@@ -257,7 +263,7 @@ async function purchasePage(id: string): Promise<void> {
   const tick = () => {
     const live = ['held', 'paying', 'reserving'].includes(purchase.state);
     const left = purchase.holdExpiresAt ? Math.max(0, Date.parse(purchase.holdExpiresAt) - Date.now()) : 0;
-    countdown.textContent = live && purchase.holdExpiresAt ? `${Math.floor(left / 60000)}:${String(Math.floor((left % 60000) / 1000)).padStart(2, '0')}` : '';
+    timeLeft.textContent = live && purchase.holdExpiresAt ? countdown(left) : '';
     if (live && left === 0) void reload();
   };
   const timer = window.setInterval(tick, 1000);
@@ -267,7 +273,7 @@ async function purchasePage(id: string): Promise<void> {
       if (u.purchaseId === id) void reload();
     }),
   );
-  show(h('h1', {}, 'Your order'), h('p', {}, 'State: ', state), countdown, actions, tickets);
+  show(h('h1', {}, 'Your order'), h('p', {}, 'State: ', state), timeLeft, actions, tickets);
   await render();
   tick();
 }
