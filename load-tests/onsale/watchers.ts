@@ -1,22 +1,18 @@
 // Live watchers, as the buyer's page watches an event: a snapshot, then versioned updates applied
-// on top (a gap re-syncs from a fresh snapshot). Each arrival is noted per (event, version) with
+// in any order, the newest version of each seat winning (clients/sdk/availability-view.ts; a
+// version that never comes re-syncs from a fresh snapshot). Each arrival is noted per (event, version) with
 // the update's `since` (when its oldest change happened on the server), so the parent can tell
 // how long the last watcher waited; at the end each watcher's view is compared with the truth.
 import { createHash } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
+import { AvailabilityView, type AvailabilitySnapshot, type AvailabilityUpdate } from '../../clients/sdk/availability-view.ts';
 
-interface Snapshot {
-  version: number;
-  counts: Record<string, number>;
-  seats: { held: string[]; sold: string[] };
+interface Snapshot extends AvailabilitySnapshot {
   error?: { code: string };
 }
-interface Update {
+interface Update extends AvailabilityUpdate {
   eventId: string;
-  version: number;
   since: number;
-  counts: Record<string, number>;
-  seats: [string, number][];
 }
 
 export interface Arrival {
@@ -64,10 +60,10 @@ function grouped(views: Omit<ViewSummary, 'watchers'>[]): ViewSummary[] {
 }
 
 class Watcher {
-  version = -1;
-  counts: Record<string, number> = {};
-  seats = new Map<string, number>();
+  readonly view = new AvailabilityView();
   #syncing = false;
+  #gapTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(
     readonly socket: Socket,
@@ -82,38 +78,48 @@ class Watcher {
       const snap = (await this.socket.timeout(15_000).emitWithAck('watch', { eventId: this.eventId })) as Snapshot;
       if (snap.error) return false;
       // Updates newer than the snapshot that arrived while it was on its way stay applied.
-      if (snap.version >= this.version) {
-        this.version = snap.version;
-        this.counts = snap.counts;
-        this.seats = new Map([...snap.seats.held.map((s): [string, number] => [s, 1]), ...snap.seats.sold.map((s): [string, number] => [s, 2])]);
-      }
+      this.view.applySnapshot(snap);
       return true;
     } catch {
       return false;
     } finally {
       this.#syncing = false;
+      this.#watchGap();
     }
   }
 
   apply(u: Update): void {
-    if (u.eventId !== this.eventId || u.version <= this.version || this.version < 0) return;
-    const gap = u.version > this.version + 1;
-    this.version = u.version;
-    this.counts = u.counts;
-    for (const [seat, state] of u.seats) {
-      if (state === 0) this.seats.delete(seat);
-      else this.seats.set(seat, state);
-    }
-    if (gap) {
-      this.onResync();
-      void this.sync();
-    }
+    if (u.eventId !== this.eventId) return;
+    this.view.applyUpdate(u);
+    if (this.view.resyncDue()) this.#resync();
+    else this.#watchGap();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#gapTimer);
+    this.socket.disconnect();
+  }
+
+  /** A version outrun by later ones gets a grace to arrive; after that, re-sync. */
+  #watchGap(): void {
+    clearTimeout(this.#gapTimer);
+    const at = this.view.resyncCheckAt;
+    if (at === null || this.#closed) return;
+    this.#gapTimer = setTimeout(() => (this.view.resyncDue() ? this.#resync() : this.#watchGap()), Math.max(0, at - Date.now()));
+    this.#gapTimer.unref();
+  }
+
+  #resync(): void {
+    if (this.#syncing) return;
+    this.onResync();
+    void this.sync();
   }
 
   summary(): Omit<ViewSummary, 'watchers'> {
-    const sold = [...this.seats].filter(([, s]) => s === 2).map(([id]) => id);
-    const counts = Object.fromEntries(Object.entries(this.counts).sort(([a], [b]) => a.localeCompare(b)));
-    return { eventId: this.eventId, counts, held: this.seats.size - sold.length, soldDigest: soldSeatsDigest(sold) };
+    const sold = [...this.view.seats].filter(([, s]) => s === 2).map(([id]) => id);
+    const counts = Object.fromEntries(Object.entries(this.view.counts).sort(([a], [b]) => a.localeCompare(b)));
+    return { eventId: this.eventId, counts, held: this.view.seats.size - sold.length, soldDigest: soldSeatsDigest(sold) };
   }
 }
 
@@ -165,7 +171,7 @@ export async function openWatchers(assignments: readonly { url: string; eventId:
     /** Forget arrivals so far (the ones before the storm are not part of it). */
     resetArrivals: () => arrivals.clear(),
     close() {
-      for (const w of watchers) w.socket.disconnect();
+      for (const w of watchers) w.close();
     },
   };
 }

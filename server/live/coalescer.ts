@@ -1,34 +1,39 @@
-// Changes to an event's availability, gathered between flushes: which events changed, and the
-// latest state of each seat that changed. A flush takes everything gathered so far; at most one
-// message per event per interval leaves a node.
+// Changes to an event's availability, gathered between flushes: which events changed, and which of
+// their seats. A flush takes everything gathered so far; at most one message per event per
+// interval leaves a node. The seats' states are not kept here: the flush reads them from Redis
+// with the update's version (a state noted here may already be older than another node's update).
 export type SeatState = 'free' | 'held' | 'sold';
 
 export const SEAT_STATE_INDEX: Readonly<Record<SeatState, number>> = { free: 0, held: 1, sold: 2 };
 
+export interface PendingChange {
+  eventId: string;
+  /** When the oldest change gathered happened, epoch ms. */
+  since: number;
+  seatIds: string[];
+}
+
 export class ChangeCoalescer {
-  #pending = new Map<string, Map<string, SeatState>>();
+  #pending = new Map<string, Set<string>>();
   #since = new Map<string, number>();
 
-  /** Records that `eventId` changed; seats named here travel as a diff (last state wins). */
-  note(eventId: string, seats: Iterable<readonly [string, SeatState]> = []): void {
+  /** Records that `eventId` changed, and these of its seats; `since` when a change comes back from a failed flush. */
+  note(eventId: string, seatIds: Iterable<string> = [], since: number = Date.now()): void {
     let changes = this.#pending.get(eventId);
     if (!changes) {
-      changes = new Map();
+      changes = new Set();
       this.#pending.set(eventId, changes);
-      this.#since.set(eventId, Date.now());
     }
-    for (const [seatId, state] of seats) changes.set(seatId, state);
+    this.#since.set(eventId, Math.min(since, this.#since.get(eventId) ?? since));
+    for (const seatId of seatIds) changes.add(seatId);
   }
 
-  /**
-   * The events that changed, each with its seat diff as [seatId, stateIndex] pairs and the time of
-   * its oldest change gathered (`since`, epoch ms); clears them.
-   */
-  take(ready: (eventId: string) => boolean = () => true): { eventId: string; since: number; seats: [string, number][] }[] {
-    const out: { eventId: string; since: number; seats: [string, number][] }[] = [];
-    for (const [eventId, changes] of this.#pending) {
+  /** The events that changed (those `ready` accepts), each with its changed seats; clears them. */
+  take(ready: (eventId: string) => boolean = () => true): PendingChange[] {
+    const out: PendingChange[] = [];
+    for (const [eventId, seats] of this.#pending) {
       if (!ready(eventId)) continue;
-      out.push({ eventId, since: this.#since.get(eventId) ?? Date.now(), seats: [...changes].map(([seat, state]) => [seat, SEAT_STATE_INDEX[state]]) });
+      out.push({ eventId, since: this.#since.get(eventId) ?? Date.now(), seatIds: [...seats] });
       this.#pending.delete(eventId);
       this.#since.delete(eventId);
     }

@@ -1,10 +1,12 @@
 // Live availability over Socket.IO. A browser `watch`es an event and gets a snapshot (counts per
 // ticket type, held and sold seats, a version), then `availability` updates: at most one per event
 // per interval per node (the interval grows with the audience to keep a node within its delivery
-// budget), versioned from one Redis counter per event so every node's updates form one sequence;
-// a client drops versions it has seen and re-syncs from a snapshot after a gap. Seats travel as
-// diffs. Nodes share rooms through the Redis Streams adapter (which also keeps connection state
-// recovery working). A signed-in buyer also gets their own purchases' state changes.
+// budget). Every node sends its own updates, so they reach a watcher out of order: each one is
+// versioned from one Redis counter per event and carries the counts and the states of the seats
+// that changed as read with that version (availability-cut.ts), so the client lets the newest
+// version win per seat and for the counts, in any order (clients/sdk/availability-view.ts). Nodes
+// share rooms through the Redis Streams adapter (which also keeps connection state recovery
+// working). A signed-in buyer also gets their own purchases' state changes.
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
@@ -16,6 +18,7 @@ import type { Inventory } from '../inventory/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { doorCounts } from '../scanning/door-counts.ts';
 import { createRedis, type Redis, type Sql } from '../store/index.ts';
+import { availabilityCuts, seatStateIndex } from './availability-cut.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
 import { connectionLink, socketMessageSpans } from '../observability/message-spans.ts';
 import { trackConnections } from './reconnect-elsewhere.ts';
@@ -36,6 +39,13 @@ export interface LiveAttachDeps {
   authenticate: (authorization: string | undefined) => Promise<Principal>;
   /** Fills Redis counts that are missing (a new event, or after a flush). */
   rebuildCounts: (eventId: string) => Promise<void>;
+}
+
+interface Snapshot {
+  eventId: string;
+  version: number;
+  counts: Record<string, number>;
+  seats: { held: string[]; sold: string[] };
 }
 
 const watchSchema = z.object({ eventId: z.guid() }).strict();
@@ -65,8 +75,8 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
   const lastFlush = new Map<string, number>();
   const connectionsPerIp = new Map<string, number>();
   const typesCache = new Map<string, { at: number; ids: Promise<string[]> }>();
-  const snapshotCache = new Map<string, { at: number; version: number; snapshot: Promise<object | null> }>();
-  const versionKey = (eventId: string) => `${config.redis.keyPrefix}:{ev:${eventId}}:live-version`;
+  const snapshotCache = new Map<string, { at: number; snapshot: Promise<Snapshot | null> }>();
+  const cuts = availabilityCuts(redis, config.redis.keyPrefix);
   let io: Server | null = null;
   let connections: ReturnType<typeof trackConnections> | null = null;
   let shuttingDown = false;
@@ -93,33 +103,61 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
     return ids;
   }
 
-  async function counts(eventId: string): Promise<Record<string, number>> {
-    const ids = await ticketTypesOf(eventId);
-    let found = await deps!.inventory.available(eventId, ids);
-    if (Object.values(found).some((n) => n === null)) {
+  /** Counts Redis lacks (a new event, or after a flush) are rebuilt from PostgreSQL, then read again. */
+  async function filled(eventId: string, counts: Record<string, number | null>): Promise<Record<string, number>> {
+    if (Object.values(counts).some((n) => n === null)) {
       await deps!.rebuildCounts(eventId);
-      found = await deps!.inventory.available(eventId, ids);
+      counts = await deps!.inventory.available(eventId, Object.keys(counts));
     }
-    return Object.fromEntries(Object.entries(found).map(([id, n]) => [id, n ?? 0]));
+    return Object.fromEntries(Object.entries(counts).map(([id, n]) => [id, n ?? 0]));
   }
 
-  /** `version` was read before the state: any update after it carries a higher one and applies on top. */
-  async function snapshot(eventId: string, version: number): Promise<object | null> {
+  /**
+   * The version and counts are one cut, taken before the seats are read: any change after it comes
+   * in an update with a higher version, which applies on top. Held seats are the ones PostgreSQL's
+   * live purchases claim that the Redis gate holds too (a purchase still reserving, or refused,
+   * has no hold there).
+   */
+  async function snapshot(eventId: string): Promise<Snapshot | null> {
     const [event] = await deps!.sql<{ status: string }[]>`select status from events where id = ${eventId}`;
     if (!event || event.status === 'draft') return null;
-    const [available, seats] = await Promise.all([counts(eventId), deps!.seatStates(eventId)]);
-    return { eventId, version, counts: available, seats: { held: [...seats.held], sold: [...seats.sold] } };
+    const cut = await cuts.current(eventId, await ticketTypesOf(eventId));
+    const [available, seats] = await Promise.all([filled(eventId, cut.counts), deps!.seatStates(eventId)]);
+    const claimed = [...seats.held].filter((seat) => !seats.sold.has(seat));
+    const owners = await deps!.inventory.seatOwners(eventId, claimed);
+    const sold = [...seats.sold];
+    const held: string[] = [];
+    claimed.forEach((seat, i) => {
+      const state = seatStateIndex(owners[i] ?? null);
+      if (state === 1) held.push(seat);
+      else if (state === 2) sold.push(seat);
+    });
+    return { eventId, version: cut.version, counts: available, seats: { held, sold } };
   }
 
   /** Many watchers arriving together share one snapshot read, as long as no update went out since. */
-  async function cachedSnapshot(eventId: string): Promise<object | null> {
-    const version = Number((await redis.get(versionKey(eventId))) ?? 0);
+  async function cachedSnapshot(eventId: string): Promise<Snapshot | null> {
     const cached = snapshotCache.get(eventId);
-    if (cached && cached.version === version && Date.now() - cached.at < SNAPSHOT_CACHE_MS) return cached.snapshot;
-    const fresh = snapshot(eventId, version);
-    snapshotCache.set(eventId, { at: Date.now(), version, snapshot: fresh });
+    if (cached && Date.now() - cached.at < SNAPSHOT_CACHE_MS) {
+      const [snap, version] = await Promise.all([cached.snapshot.catch(() => undefined), cuts.version(eventId)]);
+      if (snap === null || (snap && snap.version === version)) return snap;
+    }
+    const fresh = snapshot(eventId);
+    snapshotCache.set(eventId, { at: Date.now(), snapshot: fresh });
     fresh.catch(() => snapshotCache.delete(eventId));
     return fresh;
+  }
+
+  /** One coalesced update: a new version, and the counts and changed seats as they stand at it. */
+  async function send(eventId: string, since: number, seatIds: string[]): Promise<void> {
+    const cut = await cuts.next(eventId, await ticketTypesOf(eventId), seatIds);
+    // `since`: when the oldest change in this update happened (clients may show staleness; the
+    // load test measures change-to-screen time with it).
+    const update = { eventId, version: cut.version, since, counts: await filled(eventId, cut.counts), seats: cut.seats };
+    io?.to(room(eventId)).emit('availability', update);
+    metrics?.broadcastLag.observe((Date.now() - since) / 1000);
+    stats.flushes++;
+    stats.messages += localWatchers(eventId);
   }
 
   async function flush(): Promise<void> {
@@ -127,17 +165,38 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
     const now = Date.now();
     for (const { eventId } of doorChanges.take()) io.to(`doors:${eventId}`).emit('doors', await doorCounts(deps.sql, eventId));
     const due = coalescer.take((eventId) => now - (lastFlush.get(eventId) ?? 0) >= intervalFor(eventId));
-    for (const { eventId, since, seats } of due) {
+    for (const { eventId, since, seatIds } of due) {
       lastFlush.set(eventId, now);
       snapshotCache.delete(eventId);
-      const version = await redis.incr(versionKey(eventId));
-      // `since`: when the oldest change in this update happened (clients may show staleness; the
-      // load test measures change-to-screen time with it).
-      const update = { eventId, version, since, counts: await counts(eventId), seats };
-      io.to(room(eventId)).emit('availability', update);
-      metrics?.broadcastLag.observe((Date.now() - since) / 1000);
-      stats.flushes++;
-      stats.messages += localWatchers(eventId);
+      try {
+        await send(eventId, since, seatIds);
+      } catch (err) {
+        // Not sent: the changes wait for the next flush (a lost seat change would stay stale).
+        coalescer.note(eventId, seatIds, since);
+        log.warn({ err, eventId }, 'live update failed');
+      }
+    }
+  }
+
+  /**
+   * Joins the event's room, then reads the snapshot: every update with a higher version than the
+   * snapshot's is sent after the join, so none falls between the two. Answers the snapshot or an error.
+   */
+  async function watch(socket: Socket, eventId: string): Promise<object> {
+    const watching = socket.rooms.has(room(eventId));
+    const leave = async () => {
+      if (!watching) await socket.leave(room(eventId));
+    };
+    try {
+      await socket.join(room(eventId));
+      const snap = await cachedSnapshot(eventId);
+      if (snap) return snap;
+      await leave();
+      return { error: { code: 'not_found', message: 'event not found' } };
+    } catch (err) {
+      log.warn({ err, eventId }, 'live snapshot failed');
+      await leave().catch(() => undefined);
+      return { error: { code: 'service_unavailable', message: 'try again' } };
     }
   }
 
@@ -183,20 +242,11 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
       const parsed = watchSchema.safeParse(payload);
       if (!parsed.success) return reply({ error: { code: 'validation_failed', message: 'watch needs { eventId }' } });
       const { eventId } = parsed.data;
-      const watching = [...socket.rooms].filter((r) => r.startsWith('event:'));
-      if (!socket.rooms.has(room(eventId)) && watching.length >= config.live.maxWatchesPerSocket) {
+      const watched = [...socket.rooms].filter((r) => r.startsWith('event:'));
+      if (!socket.rooms.has(room(eventId)) && watched.length >= config.live.maxWatchesPerSocket) {
         return reply({ error: { code: 'conflict', message: `watch at most ${config.live.maxWatchesPerSocket} events at once` } });
       }
-      cachedSnapshot(eventId)
-        .then(async (snap) => {
-          if (!snap) return reply({ error: { code: 'not_found', message: 'event not found' } });
-          await socket.join(room(eventId));
-          reply(snap);
-        })
-        .catch((err: unknown) => {
-          log.warn({ err, eventId }, 'live snapshot failed');
-          reply({ error: { code: 'service_unavailable', message: 'try again' } });
-        });
+      void watch(socket, eventId).then(reply);
     });
 
     // Organizers (of the event) and admins: live door counts while the doors are open.
@@ -226,9 +276,12 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
   }
 
   return {
-    /** An event's availability changed; seats named here go out as a diff. */
+    /**
+     * An event's availability changed; seats named here go out as a diff. Call it once the change is
+     * in Redis: the update reads the seats' states from there, at its own version.
+     */
     changed(eventId: string, seats: Iterable<readonly [string, SeatState]> = []): void {
-      coalescer.note(eventId, seats);
+      coalescer.note(eventId, Array.from(seats, ([seatId]) => seatId));
     },
 
     /** A buyer's purchase moved: tell that buyer (every node, every tab). */

@@ -1,7 +1,9 @@
 // Live availability and purchase updates over Socket.IO: a watched event starts from a snapshot,
-// then applies updates with a higher version; a gap (a version skipped) or a reconnect that could
-// not recover its session re-syncs from a fresh snapshot.
+// then applies updates in whatever order they come from the server's nodes (the newest version of
+// each seat wins: see clients/sdk/availability-view.ts). A version that never comes, or a reconnect
+// that could not recover its session, re-syncs from a fresh snapshot.
 import { io, type Socket } from 'socket.io-client';
+import { AvailabilityView, type AvailabilitySnapshot, type AvailabilityUpdate } from '../../sdk/availability-view.ts';
 import { token } from './api.ts';
 
 export interface Availability {
@@ -11,17 +13,11 @@ export interface Availability {
   seats: Map<string, number>;
 }
 
-interface Snapshot {
-  version: number;
-  counts: Record<string, number>;
-  seats: { held: string[]; sold: string[] };
+interface Snapshot extends AvailabilitySnapshot {
   error?: { code: string; message: string };
 }
-interface Update {
+interface Update extends AvailabilityUpdate {
   eventId: string;
-  version: number;
-  counts: Record<string, number>;
-  seats: [string, number][];
 }
 
 let shared: Socket | null = null;
@@ -36,36 +32,36 @@ export function liveSocket(): Socket {
 /** Watches an event; `onChange` gets the whole current view after every change. Returns stop(). */
 export function watchEvent(eventId: string, onChange: (view: Availability) => void): () => void {
   const socket = liveSocket();
-  let view: Availability | null = null;
+  const view = new AvailabilityView();
   let syncing = false;
+  let stopped = false;
+  let gapTimer: ReturnType<typeof setTimeout> | undefined;
 
   const sync = async () => {
     if (syncing) return;
     syncing = true;
     try {
       const snap = (await socket.emitWithAck('watch', { eventId })) as Snapshot;
-      if (snap.error) return;
-      const seats = new Map<string, number>();
-      for (const s of snap.seats.held) seats.set(s, 1);
-      for (const s of snap.seats.sold) seats.set(s, 2);
-      // Updates that arrived while the snapshot was on its way and are newer still apply on top.
-      view = { version: snap.version, counts: snap.counts, seats };
-      onChange(view);
+      // Updates that came before the snapshot and are newer than it stay applied.
+      if (!snap.error && view.applySnapshot(snap)) onChange(view);
     } finally {
       syncing = false;
+      watchGap();
     }
   };
+  /** A version outrun by later ones gets a grace to arrive; after that, re-sync. */
+  const watchGap = () => {
+    clearTimeout(gapTimer);
+    const at = view.resyncCheckAt;
+    if (at === null || stopped) return;
+    gapTimer = setTimeout(() => (view.resyncDue() ? void sync() : watchGap()), Math.max(0, at - Date.now()));
+  };
   const onUpdate = (u: Update) => {
-    if (u.eventId !== eventId || !view || u.version <= view.version) return;
-    const gap = u.version > view.version + 1;
-    view.version = u.version;
-    view.counts = u.counts;
-    for (const [seat, state] of u.seats) {
-      if (state === 0) view.seats.delete(seat);
-      else view.seats.set(seat, state);
-    }
-    onChange(view);
-    if (gap) void sync();
+    if (u.eventId !== eventId) return;
+    const changed = view.applyUpdate(u);
+    if (changed && view.ready) onChange(view);
+    if (view.resyncDue()) void sync();
+    else watchGap();
   };
   const onConnect = () => {
     if (!socket.recovered) void sync();
@@ -74,6 +70,8 @@ export function watchEvent(eventId: string, onChange: (view: Availability) => vo
   socket.on('connect', onConnect);
   if (socket.connected) void sync();
   return () => {
+    stopped = true;
+    clearTimeout(gapTimer);
     socket.off('availability', onUpdate);
     socket.off('connect', onConnect);
     socket.emit('unwatch', { eventId });

@@ -1,0 +1,52 @@
+// The cut a live message carries, against a real Redis and the real inventory scripts: versions
+// only grow and are shared by every connection (node), counts and seat states are the inventory's
+// as they stand, and reading the current version advances nothing.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRedis, type TestRedis } from '../../test/helpers/databases.ts';
+import { createInventory } from '../inventory/index.ts';
+import { connectRedis, createRedis, type Redis } from '../store/index.ts';
+import { availabilityCuts, seatStateIndex } from './availability-cut.ts';
+
+describe('availability cuts', () => {
+  let space: TestRedis;
+  let other: Redis;
+
+  beforeAll(async () => {
+    space = await createTestRedis();
+    other = await connectRedis(createRedis({ url: space.url, name: 'boxoffice-test-b' }));
+  });
+  afterAll(async () => {
+    await other?.quit();
+    await space?.cleanup();
+  });
+
+  it('reads counts and seat states with a version every node shares', async () => {
+    const eventId = randomUUID();
+    const [ga, seated] = [randomUUID(), randomUUID()];
+    const inventory = createInventory(space.client, space.prefix);
+    await inventory.setAvailable(eventId, { [ga]: 10, [seated]: 3 });
+    const deadline = new Date(Date.now() + 60_000);
+    const buyer = randomUUID();
+    const held = await inventory.hold({ purchaseId: buyer, eventId, items: [{ ticketTypeId: seated, quantity: 2, seatIds: ['s1', 's2'] }, { ticketTypeId: ga, quantity: 4 }], deadline, graceMs: 1_000 });
+    expect(held.ok).toBe(true);
+    await inventory.convert({ purchaseId: buyer, eventId, items: [{ ticketTypeId: seated, quantity: 1, seatIds: ['s2'] }], token: held.ok ? held.token : '' });
+
+    const onA = availabilityCuts(space.client, space.prefix);
+    const onB = availabilityCuts(other, space.prefix);
+    expect(await onA.current(eventId, [ga, seated])).toEqual({ version: 0, counts: { [ga]: 6, [seated]: 1 }, seats: [] });
+    const first = await onA.next(eventId, [ga, seated], ['s1', 's2', 's3']);
+    expect(first).toEqual({ version: 1, counts: { [ga]: 6, [seated]: 1 }, seats: [['s1', 1], ['s2', 2], ['s3', 0]] });
+    // Two nodes at once: one sequence, no version twice.
+    const versions = (await Promise.all([...Array(10).keys()].map((i) => (i % 2 ? onA : onB).next(eventId, [], ['s3'])))).map((c) => c.version);
+    expect(versions.sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(await onB.version(eventId)).toBe(11);
+    // A ticket type Redis has no count for reads as null (the caller rebuilds it).
+    const unknown = randomUUID();
+    expect((await onB.current(eventId, [unknown])).counts).toEqual({ [unknown]: null });
+  });
+
+  it('names seat states from the inventory\'s seat keys', () => {
+    expect([null, 'some-purchase', 'sold:some-purchase'].map(seatStateIndex)).toEqual([0, 1, 2]);
+  });
+});
