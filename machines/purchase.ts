@@ -24,6 +24,12 @@ export interface PurchaseInput {
 export interface PurchaseContext extends PurchaseInput {
   /** The live hold; null before it is placed and once it is released. */
   hold: { token: string; deadline: number } | null;
+  /**
+   * The token of the hold last released (absent in snapshots written before it existed). If money
+   * comes late, the reclaim may find that hold's record still in Redis, its release on the way:
+   * it replaces exactly that record, and adopts any other (a reclaim of its own, retried).
+   */
+  releasedToken?: string | null;
   /** What partial refunds gave back so far (a full refund returns the rest). */
   refundedMinor: number;
   paymentId: string | null;
@@ -54,8 +60,11 @@ export interface PurchaseEffects {
   releaseHold: { purchaseId: string; eventId: string; holdToken: string };
   startPayment: { purchaseId: string; amountMinor: number; currency: string };
   cancelPayment: { purchaseId: string; paymentId: string };
-  /** holdToken '' means the hold was released before the money came: claim the units again first. */
-  issueTickets: { purchaseId: string; eventId: string; holdToken: string; items: PurchaseItem[] };
+  /**
+   * holdToken '' means the hold was released before the money came: claim the units again first,
+   * replacing the record of the released hold (releasedToken) if its release has not run yet.
+   */
+  issueTickets: { purchaseId: string; eventId: string; holdToken: string; items: PurchaseItem[]; releasedToken?: string };
   /** partial: the purchase stays confirmed (some tickets refunded); otherwise it ends refunded. */
   refund: { purchaseId: string; paymentId: string; amountMinor: number; currency: string; partial: boolean };
   /** Voids tickets (null: every valid one) and returns their units to sale. */
@@ -133,7 +142,7 @@ export const purchaseMachine = setup({
     refund: effect<'refund'>(),
     revokeTickets: effect<'revokeTickets'>(),
     notify: effect<'notify'>(),
-    forgetHold: assign({ hold: null }),
+    forgetHold: assign(({ context }) => ({ hold: null, releasedToken: context.hold?.token ?? context.releasedToken ?? null })),
     countRefund: assign(({ context, event }) => {
       assertEvent(event, 'refund.requested');
       return { refundedMinor: context.refundedMinor + event.amountMinor };
@@ -203,7 +212,13 @@ export const purchaseMachine = setup({
     confirming: {
       entry: {
         type: 'issueTickets',
-        params: ({ context }) => ({ purchaseId: context.purchaseId, eventId: context.eventId, holdToken: holdToken(context), items: context.items }),
+        params: ({ context }) => ({
+          purchaseId: context.purchaseId,
+          eventId: context.eventId,
+          holdToken: holdToken(context),
+          items: context.items,
+          ...(context.hold === null && context.releasedToken ? { releasedToken: context.releasedToken } : {}),
+        }),
       },
       on: {
         'tickets.issued': 'confirmed',

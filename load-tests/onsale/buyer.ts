@@ -35,7 +35,11 @@ export interface BuyerRecord {
 }
 
 /** Admission before the hold (the waiting room): extra request headers, or why there are none. */
-export type AdmissionGate = (buyer: BuyerPlan, baseUrl: string) => Promise<{ headers: Record<string, string> } | { error: string }>;
+export type AdmissionGate = (
+  buyer: BuyerPlan,
+  baseUrl: string,
+  updates: PurchaseUpdates | null,
+) => Promise<{ headers: Record<string, string> } | { error: string }>;
 
 export interface BuyerContext {
   http: HttpClient;
@@ -66,16 +70,34 @@ function kindOf(answer: Answer, ok: number): string {
 
 export type PurchaseUpdates = ReturnType<typeof purchaseUpdates>;
 
-/** The buyer's own socket: purchase updates for them, by purchase id, with when each arrived. */
+/** A waiting-room status pushed to one visitor (`queueStatus`), as far as the load test reads it. */
+export interface QueueStatus {
+  eventId?: string;
+  state?: string;
+  admissionToken?: string | null;
+}
+
+/**
+ * The buyer's own socket: purchase updates for them, by purchase id, with when each arrived; and,
+ * in a waiting room, their own status as the room pushes it.
+ */
 export function purchaseUpdates(url: string, token: string) {
   const seen = new Map<string, { state: string; at: number }>();
   const waiting = new Map<string, () => void>();
+  const queue = new Map<string, QueueStatus>();
+  const queueWaiters = new Map<string, () => void>();
   let connected = false;
   const socket: Socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token }, timeout: 10_000 });
   socket.on('purchase', (u: { purchaseId: string; state: string }) => {
     seen.set(u.purchaseId, { state: u.state, at: now() });
     waiting.get(u.purchaseId)?.();
   });
+  const noteQueue = (status: QueueStatus | undefined) => {
+    if (!status?.eventId) return;
+    queue.set(status.eventId, status);
+    queueWaiters.get(status.eventId)?.();
+  };
+  socket.on('queueStatus', noteQueue);
   const ready = new Promise<void>((resolve) => {
     socket.once('connect', () => {
       connected = true;
@@ -103,6 +125,29 @@ export function purchaseUpdates(url: string, token: string) {
         });
       }
       return final(purchaseId);
+    },
+    /**
+     * Watches the visitor's place in the event's waiting room and resolves with the first status
+     * that is not `waiting` (admitted, expired, open), or the last one seen after `timeoutMs`.
+     */
+    async queueOutcome(eventId: string, timeoutMs: number): Promise<QueueStatus | null> {
+      const done = () => {
+        const status = queue.get(eventId);
+        return status && status.state !== 'waiting' ? status : null;
+      };
+      socket.emit('watchQueue', { eventId }, (status: QueueStatus & { error?: unknown }) => noteQueue(status.error ? undefined : { ...status, eventId }));
+      if (!done()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          queueWaiters.set(eventId, () => {
+            if (!done()) return;
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      queueWaiters.delete(eventId);
+      return queue.get(eventId) ?? null;
     },
     close: () => socket.disconnect(),
   };
@@ -138,7 +183,7 @@ export async function runBuyer(buyer: BuyerPlan, ctx: BuyerContext): Promise<Buy
   try {
     const headers: Record<string, string> = { 'idempotency-key': randomUUID() };
     if (ctx.gate) {
-      const admitted = await ctx.gate(buyer, base);
+      const admitted = await ctx.gate(buyer, base, ctx.socketOf(buyer.index));
       if ('error' in admitted) {
         record.hold = `admission_${admitted.error}`;
         record.errors.push(record.hold);

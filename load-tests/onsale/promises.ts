@@ -104,7 +104,16 @@ export async function checkPromises(input: CheckInput): Promise<Verdicts> {
     }
     const owners = await inventory.seatOwners(event.eventId, event.seatIds);
     const heldSeats = owners.filter((o) => o !== null && !o.startsWith('sold:')).length;
-    if (heldSeats > 0) findings['no_leaked_holds']!.push(`event ${event.eventId}: ${heldSeats} seats still held in Redis`);
+    if (heldSeats > 0) {
+      // Who holds them, and how those purchases went: what a fix needs to know.
+      const holders = [...new Set(owners.filter((o): o is string => o !== null && !o.startsWith('sold:')))].slice(0, 3);
+      const paths = await sql<{ id: string; state: string; path: string }[]>`
+        select p.id, p.state, string_agg(t.event_type || '>' || t.to_state, ' ' order by t.seq) as path
+        from purchases p join purchase_transitions t on t.purchase_id = p.id where p.id::text in ${sql(holders)} group by p.id, p.state`;
+      findings['no_leaked_holds']!.push(
+        `event ${event.eventId}: ${heldSeats} seats still held in Redis, by ${paths.map((p) => `${p.id} (${p.state}: ${p.path})`).join('; ') || holders.join(', ')}`,
+      );
+    }
     const soldSeats = await sql<{ id: string }[]>`select seat_id::text as id from tickets where event_id = ${event.eventId} and seat_id is not null and status = 'valid'`;
     truth.views[event.eventId] = { counts: { [event.ticketTypeId]: available ?? -1 }, soldDigest: soldSeatsDigest(soldSeats.map((s) => s.id)) };
     const demand = demandOf(event, facts, records.filter((r) => r.eventId === event.eventId), findings['sold_matches_paid_demand']!);

@@ -166,7 +166,8 @@ export const SCENARIOS: Record<string, { about: string; defaults: ScenarioDefaul
       thinkMs: [500, 2000],
       holdTtlSeconds: 20,
       waitingRoom: true,
-      // Arrivals 600/s against 60 admitted/s.
+      // Arrivals 600/s against 60 admitted/s, in rounds of one second (the default): those admitted
+      // together hold together, so a round's size is the burst the hold path sees.
       nodeEnv: { WAITING_ROOM_ADMIT_PER_SECOND: '60', RATE_LIMIT_WAITING_ROOM_PER_USER_PER_MINUTE: '10000000' },
     },
   },

@@ -41,8 +41,9 @@ const sockets = new Map<number, PurchaseUpdates>();
 
 /** Payers' own sockets, opened before the sale (paced, bounded by the deadline). */
 async function openBuyerSockets(work: Extract<ToWorker, { type: 'buyers' }>): Promise<void> {
-  if (work.holdOnly || work.confirmVia !== 'socket') return;
-  const payers = work.buyers.filter((b) => b.outcome === 'pay');
+  if (work.holdOnly || (work.confirmVia !== 'socket' && !work.waitingRoom)) return;
+  // Payers learn of confirmations on their socket; in a waiting room every visitor waits on one.
+  const payers = work.waitingRoom ? work.buyers : work.buyers.filter((b) => b.outcome === 'pay');
   for (const [i, buyer] of payers.entries()) {
     sockets.set(buyer.index, purchaseUpdates(work.urls[buyer.index % work.urls.length]!, buyer.token));
     if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -155,12 +155,17 @@ describe('inventory', () => {
     const old = await a.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000 });
     if (!old.ok) throw new Error('expected a hold');
     // The purchase expired (its release is queued), then a late payment claims the units again.
-    const again = await b.hold({ purchaseId, eventId, items, deadline: future(), graceMs: 1000, replace: true });
+    const reclaim = { purchaseId, eventId, items, deadline: future(), graceMs: 1000, replacing: old.token };
+    const again = await b.hold(reclaim);
     if (!again.ok) throw new Error('expected the reclaim to hold');
     expect(again.retried).toBe(false);
     expect(Number(again.token)).toBeGreaterThan(Number(old.token));
     expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
     expect(await a.seatOwners(eventId, ['s1'])).toEqual([purchaseId]);
+    // The reclaim retried (or run twice at once) adopts its own hold: nothing taken twice.
+    const retried = await a.hold(reclaim);
+    expect(retried.ok && retried.retried && retried.token === again.token).toBe(true);
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
 
     // The old release arrives late: a stale token, nothing changes; the tickets take the units.
     expect(await a.release({ purchaseId, eventId, items, token: old.token })).toBe('stale_token');

@@ -30,11 +30,12 @@ export interface HoldRequest {
   /** How long past the deadline the Redis records may outlive a lost release (safety net). */
   graceMs: number;
   /**
-   * The purchase released its previous hold and claims the units again (a late payment): a record
-   * it still has is that old hold, whose release may not have run yet. Give it back and hold anew,
-   * so the late release meets a stale token instead of returning units that are about to be sold.
+   * The purchase released this hold and claims the units again (a late payment): if the hold's
+   * record is still there (its release not run yet), give it back and hold anew, so the late
+   * release meets a stale token instead of returning units about to be sold. A record with any
+   * other token is this reclaim's own, retried: it is adopted.
    */
-  replace?: boolean;
+  replacing?: string;
 }
 
 export type HoldResult =
@@ -125,7 +126,7 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
     async hold(request) {
       const { types, seats, keys } = layout(request.eventId, request.purchaseId, request.items);
       const ttl = Math.max(1, request.deadline.getTime() - Date.now()) + request.graceMs;
-      const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity), request.replace ? '1' : '0'];
+      const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity), request.replacing ?? ''];
       const [code, value, deadline] = (await run('hold', keys, args)) as [number, number, number | undefined];
       switch (code) {
         case HoldCode.held:

@@ -40,8 +40,9 @@ const RECLAIM_MS = 60_000;
 export function createEffectRunner(deps: EffectDeps): EffectRunner {
   const now = deps.now ?? Date.now;
 
-  async function placeHold(purchaseId: string, eventId: string, items: PurchaseItem[], ttlMs: number, replace = false) {
-    const place = () => deps.inventory.hold({ purchaseId, eventId, items, deadline: new Date(now() + ttlMs), graceMs: deps.holdGraceMs, replace });
+  async function placeHold(purchaseId: string, eventId: string, items: PurchaseItem[], ttlMs: number, replacing?: string) {
+    const deadline = new Date(now() + ttlMs);
+    const place = () => deps.inventory.hold({ purchaseId, eventId, items, deadline, graceMs: deps.holdGraceMs, ...(replacing ? { replacing } : {}) });
     const result = await place();
     if (result.ok || result.reason !== 'not_on_sale' || !deps.rebuildCounts) return result;
     await deps.rebuildCounts(eventId);
@@ -96,9 +97,12 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
       case 'issueTickets': {
         if (effect.params.holdToken !== '') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
         // The money came after the hold was released: claim the units again, briefly, or refund.
-        // Any record this purchase still has is the released hold (its release may still be on its
-        // way): replace it, so that release cannot hand back the units these tickets take.
-        const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS, true);
+        // A retry after the tickets were issued must not claim anything (their seats read as sold).
+        const [issued] = await deps.sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
+        if (issued && issued.n > 0) return { type: 'tickets.issued' };
+        // The released hold's record may still be there (its release on the way): replace it, so
+        // that release cannot hand back the units these tickets take.
+        const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS, effect.params.releasedToken);
         if (!again.ok) return { type: 'tickets.failed', reason: `${again.reason}_after_release` };
         const outcome = await issueTickets(deps.sql, deps.inventory, { ...effect.params, holdToken: again.token }, deps.ticketCodes);
         if (outcome.type === 'tickets.failed') {

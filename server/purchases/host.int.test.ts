@@ -12,7 +12,7 @@ import { replayPurchase, type PurchaseEvent, type PurchaseInput, type PurchaseIt
 import { createInventory, type Inventory } from '../inventory/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../../test/helpers/databases.ts';
 import { createEffectRunner } from './effects.ts';
-import { createPurchaseHost, type PurchaseHost } from './host.ts';
+import { createPurchaseHost, type EffectRunner, type PurchaseHost } from './host.ts';
 import type { PaymentPort } from './payments-port.ts';
 
 class RecordingPayments implements PaymentPort {
@@ -42,6 +42,7 @@ describe('purchase host', () => {
   let inventory: Inventory;
   let payments: RecordingPayments;
   let host: PurchaseHost;
+  let effects: EffectRunner;
   let customerId: string;
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -53,11 +54,8 @@ describe('purchase host', () => {
     inventory = createInventory(redis.client, redis.prefix);
     payments = new RecordingPayments();
     const log = pino({ level: 'silent' });
-    host = createPurchaseHost({
-      sql: db.sql,
-      log,
-      runEffect: createEffectRunner({ sql: db.sql, inventory, payments, log, holdTtlMs: 600_000, holdGraceMs: 60_000 }),
-    });
+    effects = createEffectRunner({ sql: db.sql, inventory, payments, log, holdTtlMs: 600_000, holdGraceMs: 60_000 });
+    host = createPurchaseHost({ sql: db.sql, log, runEffect: effects });
     const [user] = await db.sql<{ id: string }[]>`insert into users (email) values ('buyer@example.com') returning id`;
     customerId = user!.id;
   });
@@ -240,6 +238,32 @@ describe('purchase host', () => {
     expect((await host.view(request.purchaseId)).state).toBe('paying');
     // The payment was started once, under the step's idempotency key.
     expect(payments.calls.filter((c) => c.kind === 'start' && c.idempotencyKey.startsWith(request.purchaseId))).toHaveLength(1);
+  });
+
+  it('the relay does not re-run an entry effect the purchase has outgrown, nor issue twice', async () => {
+    const sale = await onSale(5, 2);
+    const request = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(0, 1) }]);
+    const started = await host.start(request);
+    await host.deliver(request.purchaseId, { type: 'hold.expired', now: started.holdDeadline!.getTime() });
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 1))).toEqual([null]);
+    // Under load the relay can pick up the first hold's row while its run is still in flight
+    // (done only once the purchase moved on): the purchase has expired, so nothing is held again.
+    await db.sql`update purchase_outbox set done_at = null where purchase_id = ${request.purchaseId} and effect = 'placeHold'`;
+    expect(await host.relay(0)).toBeGreaterThanOrEqual(1);
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 1))).toEqual([null]);
+    expect((await inventory.available(sale.eventId, [sale.seated]))[sale.seated]).toBe(2);
+    expect((await host.view(request.purchaseId)).state).toBe('expired');
+
+    // Two runs of one issueTickets effect at once issue its tickets once.
+    const ga = input(sale.eventId, [{ ticketTypeId: sale.ga, quantity: 2 }]);
+    await host.start(ga);
+    const [hold] = await db.sql<{ token: string }[]>`select snapshot->'context'->'hold'->>'token' as token from purchases where id = ${ga.purchaseId}`;
+    const issue = { purchaseId: ga.purchaseId, eventId: sale.eventId, holdToken: hold!.token, items: ga.items };
+    const both = await Promise.all([effects(ga.purchaseId, 'x:1', { type: 'issueTickets', params: issue }), effects(ga.purchaseId, 'x:2', { type: 'issueTickets', params: issue })]);
+    expect(both).toEqual([{ type: 'tickets.issued' }, { type: 'tickets.issued' }]);
+    const [counted] = await db.sql<{ tickets: number; sold: number }[]>`
+      select (select count(*)::int from tickets where purchase_id = ${ga.purchaseId}) as tickets, (select sold from ticket_types where id = ${sale.ga}) as sold`;
+    expect(counted).toEqual({ tickets: 2, sold: 2 });
   });
 
   it('keeps each purchase in one trace: a span per transition, later events joined to it and linked to their cause', async () => {

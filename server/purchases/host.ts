@@ -41,6 +41,9 @@ export interface StartRequest extends PurchaseInput {
  */
 export type StartGuard = (tx: TransactionSql) => Promise<void>;
 
+/** Effects a state asks for on entry, by the state: worth running only while the purchase is in it. */
+const ENTRY_EFFECTS: Readonly<Record<string, PurchaseState>> = { placeHold: 'reserving', startPayment: 'held', issueTickets: 'confirming' };
+
 /** Where a purchase ends without the buyer keeping tickets: a promo-code use comes back. */
 const UNPAID_ENDS: ReadonlySet<PurchaseState> = new Set(['rejected', 'expired', 'cancelled', 'payment_failed', 'refunded']);
 
@@ -274,6 +277,18 @@ export function createPurchaseHost(deps: HostDeps) {
     });
   }
 
+  /**
+   * Is this effect (run by the relay) one a state asks for on entry, while the purchase has left
+   * that state? Then its first run reported and the purchase moved on (it may still be in flight
+   * under load): running it again could place a hold nobody will release, say.
+   */
+  async function outgrown(row: OutboxRow & { purchase_id: string }): Promise<boolean> {
+    const state = ENTRY_EFFECTS[row.effect];
+    if (!state) return false;
+    const [current] = await sql<{ state: PurchaseState }[]>`select state from purchases where id = ${row.purchase_id}`;
+    return current !== undefined && current.state !== state;
+  }
+
   return {
     /**
      * Creates the purchase and runs it until it waits for the outside world (a hold placed or
@@ -310,6 +325,10 @@ export function createPurchaseHost(deps: HostDeps) {
         order by id limit ${limit}`;
       if (rows.length) await sql`update purchase_outbox set attempts = attempts + 1 where id in ${sql(rows.map((r) => r.id))}`;
       for (const row of rows) {
+        if (await outgrown(row)) {
+          await sql`update purchase_outbox set done_at = now() where id = ${row.id}`;
+          continue;
+        }
         await inPurchaseTrace(row.purchase_id, TELEMETRY.relaySpan, { [TELEMETRY.purchaseId]: row.purchase_id }, () => drain(row.purchase_id, [row]));
       }
       return rows.length;

@@ -59,7 +59,12 @@ export async function issueTickets(
   }
 
   try {
-    await sql.begin(async (tx) => {
+    const issuedBefore = await sql.begin(async (tx) => {
+      // Two runs of this effect at once (the outbox relay retrying one still in flight) issue once:
+      // the second waits here, then finds the first one's tickets.
+      await tx`select pg_advisory_xact_lock(hashtextextended(${`issue:${purchaseId}`}, 0))`;
+      const [issued] = await tx<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
+      if (issued && issued.n > 0) return true;
       for (const item of sorted) {
         const raised = await tx`
           update ticket_types set sold = sold + ${item.quantity}
@@ -72,7 +77,9 @@ export async function issueTickets(
           insert into tickets (id, purchase_id, event_id, ticket_type_id, seat_id, code)
           values (${t.ticketId}, ${purchaseId}, ${eventId}, ${t.ticketTypeId}, ${t.seatId}, ${t.code})`;
       }
+      return false;
     });
+    if (issuedBefore) return { type: 'tickets.issued' };
   } catch (err) {
     if (err instanceof CannotIssue) return { type: 'tickets.failed', reason: err.reason };
     // The unique index on seats: someone else's ticket already has one of these seats.

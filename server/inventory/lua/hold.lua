@@ -11,9 +11,10 @@
   ARGV[3]              safety TTL of the hold record and seat keys, ms (deadline + grace)
   ARGV[4]              T, the number of ticket types
   ARGV[5 .. 4+T]       quantity per ticket type, in KEYS order
-  ARGV[5+T]            '1': replace a record this purchase already has (a reclaim after the
-                       purchase released that hold: the record is a release still on its way,
-                       so it is given back here and its late release finds a stale token)
+  ARGV[5+T]            a released hold's token, or '': a record of this purchase with exactly
+                       that token is a release still on its way (a reclaim after a late payment):
+                       it is given back here and the late release finds a stale token. Any other
+                       record is adopted as usual (a retried reclaim keeps its own hold).
 
   Returns {code, value}:
     { 1, token, deadline}  held; token is the fencing token of this hold
@@ -25,7 +26,7 @@
 local hold = KEYS[1]
 local t = tonumber(ARGV[4])
 local existing = redis.call('HGET', hold, 'token')
-if existing and ARGV[5 + t] == '1' then
+if existing and ARGV[5 + t] ~= '' and existing == ARGV[5 + t] then
   for i = 1, t do
     local quantity = redis.call('HGET', hold, 'q' .. i)
     if quantity and redis.call('EXISTS', KEYS[2 + i]) == 1 then
