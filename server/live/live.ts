@@ -22,6 +22,7 @@ import { availabilityCuts, seatStateIndex } from './availability-cut.ts';
 import { ChangeCoalescer, type SeatState } from './coalescer.ts';
 import { connectionLink, socketMessageSpans } from '../observability/message-spans.ts';
 import { trackConnections } from './reconnect-elsewhere.ts';
+import { messageBudget } from './message-budget.ts';
 
 export interface PurchaseUpdate {
   purchaseId: string;
@@ -200,23 +201,10 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
     }
   }
 
-  function limiter() {
-    let tokens = MESSAGE_BURST;
-    let at = Date.now();
-    return () => {
-      const now = Date.now();
-      tokens = Math.min(MESSAGE_BURST, tokens + ((now - at) / 1000) * MESSAGES_PER_SECOND);
-      at = now;
-      if (tokens < 1) return false;
-      tokens -= 1;
-      return true;
-    };
-  }
-
   function onConnection(socket: Socket): void {
     const ip = socket.handshake.address;
     socket.use(socketMessageSpans(connectionLink(socket.handshake.headers), { 'boxoffice.socket.id': socket.id }));
-    const allow = limiter();
+    const allow = messageBudget(MESSAGE_BURST, MESSAGES_PER_SECOND);
     const refuse = (code: string, message: string) => socket.emit('live_error', { code, message });
     let cut = false;
     const guard = (): boolean => {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Logger } from '../observability/index.ts';
 import type { Pushes } from './ticker.ts';
 import type { WaitingRoomStatus } from './status.ts';
+import { messageBudget } from '../live/message-budget.ts';
 
 const watchSchema = z.object({ eventId: z.guid() }).strict();
 /** Rooms one socket may watch at once. */
@@ -22,19 +23,6 @@ const visitorRoom = (eventId: string, accountId: string) => `queue:${eventId}:${
 type Ack = (body: unknown) => void;
 const refusal = (code: string, message: string) => ({ error: { code, message } });
 
-function tokenBucket() {
-  let tokens = MESSAGE_BURST;
-  let at = Date.now();
-  return () => {
-    const now = Date.now();
-    tokens = Math.min(MESSAGE_BURST, tokens + ((now - at) / 1000) * MESSAGES_PER_SECOND);
-    at = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
-  };
-}
-
 export interface WaitingRoomSocketDeps {
   status: (eventId: string, accountId: string) => Promise<WaitingRoomStatus>;
   log: Logger;
@@ -43,7 +31,7 @@ export interface WaitingRoomSocketDeps {
 /** Registers the handlers on every new connection; returns where admission rounds push to. */
 export function attachWaitingRoomSocket(io: Server, deps: WaitingRoomSocketDeps): Pushes {
   io.on('connection', (socket: Socket) => {
-    const allow = tokenBucket();
+    const allow = messageBudget(MESSAGE_BURST, MESSAGES_PER_SECOND);
     const accountId = () => (socket.data as { userId?: string }).userId;
 
     socket.on('watchQueue', (payload: unknown, ack?: unknown) => {
