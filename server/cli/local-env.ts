@@ -12,6 +12,11 @@ export const cliLog = createLogger({
   pretty: prettyFlag !== undefined ? /^(true|1|yes|on)$/i.test(prettyFlag) : Boolean(process.stdout.isTTY) && process.env['NODE_ENV'] !== 'production',
 });
 
+/** A service URL fit to print: its password masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@]*@/, '//$1:***@');
+}
+
 export interface ResolvedEnv {
   env: Record<string, string | undefined>;
   stop: () => Promise<void>;
