@@ -5,6 +5,7 @@ import type { BuyerRecord } from './buyer.ts';
 import { createHttpClient } from './http-client.ts';
 import { holdBody, type BuyerPlan, type SaleEvent } from './plan.ts';
 import type { WatcherReport } from './watchers.ts';
+import type { BuyerWork } from './worker.ts';
 import { forkWorker, type WorkerHandle } from './workers.ts';
 
 /** Time between the go and the first arrival (every worker has it by then). */
@@ -14,14 +15,7 @@ export function forkWorkers(count: number, label: string): Promise<WorkerHandle[
   return Promise.all(Array.from({ length: count }, (_, i) => forkWorker(`${label} ${i + 1}`)));
 }
 
-export interface DriveSettings {
-  urls: string[];
-  deadline: number;
-  requestTimeoutMs: number;
-  confirmTimeoutMs: number;
-  holdOnly: boolean;
-  confirmVia: 'socket' | 'poll';
-  waitingRoom: boolean;
+export interface DriveSettings extends BuyerWork {
   /** Called once the payers' sockets are open, just before the ramp starts. */
   onReady?: (sockets: { open: number; failed: number }) => Promise<void> | void;
 }

@@ -7,21 +7,22 @@ import type { BuyerPlan } from './plan.ts';
 import { waitingRoomGate } from './waiting-room.ts';
 import { openWatchers, type WatcherReport } from './watchers.ts';
 
+/** How a worker's buyers go about it: where, how long, and how they learn of admissions and confirmations. */
+export interface BuyerWork {
+  urls: string[];
+  deadline: number;
+  requestTimeoutMs: number;
+  confirmTimeoutMs: number;
+  holdOnly: boolean;
+  confirmVia: 'socket' | 'poll';
+  waitingRoom: boolean;
+}
+
 export type ToWorker =
   | { type: 'watchers'; assignments: { url: string; eventId: string }[]; deadline: number }
   | { type: 'watchers-reset' }
   | { type: 'watchers-report' }
-  | {
-      type: 'buyers';
-      buyers: BuyerPlan[];
-      urls: string[];
-      deadline: number;
-      requestTimeoutMs: number;
-      confirmTimeoutMs: number;
-      holdOnly: boolean;
-      confirmVia: 'socket' | 'poll';
-      waitingRoom: boolean;
-    }
+  | ({ type: 'buyers'; buyers: BuyerPlan[] } & BuyerWork)
   | { type: 'go'; t0: number }
   | { type: 'stop' };
 
