@@ -68,6 +68,29 @@ describe('loadConfig', () => {
     expect(error!.problems.find((p) => p.variable === 'DATABASE_URL')?.message).toBe('required');
   });
 
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES instead of REDIS_URL', () => {
+    const nodes = 'redis://:pw@10.0.0.1:7000, redis://:pw@10.0.0.2:7000';
+    const { REDIS_URL: _url, ...withoutUrl } = BASE;
+    expect(loadConfig(BASE).redis).toEqual({ target: { kind: 'single', url: BASE.REDIS_URL }, url: BASE.REDIS_URL, keyPrefix: 'bo' });
+    const clustered = loadConfig({ ...withoutUrl, REDIS_CLUSTER_NODES: nodes }).redis;
+    expect(clustered.target).toEqual({ kind: 'cluster', nodes: ['redis://:pw@10.0.0.1:7000', 'redis://:pw@10.0.0.2:7000'] });
+    expect(clustered.url).toBe('redis://:pw@10.0.0.1:7000');
+    // Both set: the cluster is used.
+    expect(loadConfig({ ...BASE, REDIS_CLUSTER_NODES: nodes }).redis.target.kind).toBe('cluster');
+    expect(problemsOf(withoutUrl).get('REDIS_URL')).toMatch(/required .*REDIS_CLUSTER_NODES/);
+  });
+
+  it('refuses seed nodes that are not one cluster\'s: bad URLs, no port, a database, mixed passwords', () => {
+    const { REDIS_URL: _url, ...withoutUrl } = BASE;
+    const problem = (nodes: string) => problemsOf({ ...withoutUrl, REDIS_CLUSTER_NODES: nodes }).get('REDIS_CLUSTER_NODES');
+    expect(problem('http://10.0.0.1:7000')).toBeDefined();
+    expect(problem(' , ')).toMatch(/at least one/);
+    expect(problem('redis://10.0.0.1')).toMatch(/host and a port/);
+    expect(problem('redis://10.0.0.1:7000/2')).toMatch(/database 0/);
+    expect(problem('redis://:a@10.0.0.1:7000,redis://:b@10.0.0.2:7000')).toMatch(/same scheme, user and password/);
+    expect(problem('redis://:a@10.0.0.1:7000,rediss://:a@10.0.0.2:7000')).toMatch(/same scheme/);
+  });
+
   it('requires SMTP_URL when mail goes by SMTP', () => {
     expect(problemsOf({ ...BASE, MAILER: 'smtp' }).get('SMTP_URL')).toMatch(/required/);
   });

@@ -1,6 +1,7 @@
 // The only reader of process.env: one zod schema for every variable, a frozen typed Config out,
 // and a refusal to start in production with anything unsafe. `.env.example` documents each one.
 import { z } from 'zod';
+import type { RedisTarget } from './store/redis.ts';
 
 const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-do-not-use-in-production';
 
@@ -28,7 +29,10 @@ export const envSchema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   DATABASE_POOL_MAX: positiveInt.max(200).default(10),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+  /** One Redis; optional when REDIS_CLUSTER_NODES names a cluster instead. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** A Redis Cluster: some of its masters (seed nodes) as `redis://[:password@]host:port`, comma-separated. */
+  REDIS_CLUSTER_NODES: csv.pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1, 'list at least one seed node')).optional(),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[a-z0-9_-]{1,32}$/i, 'letters, digits, _ or -, at most 32')
@@ -126,7 +130,16 @@ export interface Config {
     readonly shutdownDrainDelayMs: number;
   };
   readonly postgres: { readonly url: string; readonly poolMax: number };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: {
+    /** One Redis, or a cluster: what every connection of the node is made to. */
+    readonly target: RedisTarget;
+    /**
+     * REDIS_URL, or the first seed node of a cluster: one server only, for tools that talk to a
+     * single node (connections of the node itself are made to `target`).
+     */
+    readonly url: string;
+    readonly keyPrefix: string;
+  };
   readonly log: { readonly level: Env['LOG_LEVEL']; readonly pretty: boolean };
   readonly auth: {
     readonly jwtSecret: string;
@@ -225,6 +238,20 @@ function productionProblems(raw: RawEnv): ConfigProblem[] {
   return problems;
 }
 
+/**
+ * The seed nodes of one cluster share its credentials and scheme (the client uses one set for every
+ * master it finds), name host and port, and use database 0, the only one a cluster has.
+ */
+function clusterNodeProblems(nodes: readonly string[]): ConfigProblem[] {
+  const problem = (message: string): ConfigProblem[] => [{ variable: 'REDIS_CLUSTER_NODES', message }];
+  const urls = nodes.map((node) => new URL(node));
+  if (urls.some((url) => !url.hostname || !url.port)) return problem('every seed node needs a host and a port (redis://[:password@]host:port)');
+  if (urls.some((url) => !['', '/', '/0'].includes(url.pathname))) return problem('a Redis Cluster has only database 0; drop the /<db> path');
+  const credentials = new Set(urls.map((url) => `${url.protocol}//${url.username}:${url.password}`));
+  if (credentials.size > 1) return problem('every seed node must use the same scheme, user and password');
+  return [];
+}
+
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every bad variable. */
 export function loadConfig(raw: RawEnv = process.env): Config {
   const parsed = envSchema.safeParse(raw);
@@ -238,6 +265,10 @@ export function loadConfig(raw: RawEnv = process.env): Config {
   if (parsed.success && parsed.data.SHUTDOWN_DRAIN_DELAY_MS >= parsed.data.SHUTDOWN_TIMEOUT_MS) {
     problems.push({ variable: 'SHUTDOWN_DRAIN_DELAY_MS', message: 'must be shorter than SHUTDOWN_TIMEOUT_MS, which bounds the whole shutdown' });
   }
+  if (raw['REDIS_URL'] === undefined && raw['REDIS_CLUSTER_NODES'] === undefined) {
+    problems.push({ variable: 'REDIS_URL', message: 'required (or REDIS_CLUSTER_NODES for a Redis Cluster)' });
+  }
+  if (parsed.success && parsed.data.REDIS_CLUSTER_NODES) problems.push(...clusterNodeProblems(parsed.data.REDIS_CLUSTER_NODES));
   if (raw['MAILER'] === 'smtp' && !raw['SMTP_URL']) problems.push({ variable: 'SMTP_URL', message: 'required when MAILER=smtp' });
   if (raw['PAYMENT_PROVIDER'] === 'stripe') {
     for (const variable of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']) {
@@ -267,7 +298,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     },
     postgres: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: redisSettings(e),
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? (!isProduction && process.stdout.isTTY) },
     auth: {
       jwtSecret: e.JWT_SECRET,
@@ -321,6 +352,14 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       tickMs: e.WAITING_ROOM_TICK_MS,
     },
   });
+}
+
+/** The cluster when one is named (it wins over REDIS_URL), else the one Redis; loadConfig checked one is set. */
+function redisSettings(e: Env): Config['redis'] {
+  const nodes = e.REDIS_CLUSTER_NODES;
+  if (nodes?.length) return { target: { kind: 'cluster', nodes }, url: nodes[0]!, keyPrefix: e.REDIS_KEY_PREFIX };
+  const url = e.REDIS_URL!;
+  return { target: { kind: 'single', url }, url, keyPrefix: e.REDIS_KEY_PREFIX };
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -79,14 +79,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const errorTracker = await createErrorTracker({ ...config.errorTracking, release: release ?? `boxoffice@${PACKAGE_VERSION}` }, log);
 
   const sql = createPostgres({ url: config.postgres.url, poolMax: config.postgres.poolMax });
-  const redis = createRedis({ url: config.redis.url, name: 'boxoffice-app' });
+  const redis = createRedis({ target: config.redis.target, name: 'boxoffice-app' });
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
   const migrations = await readMigrations();
 
   const metrics = createMetrics();
   const queues = {
-    redisUrl: config.redis.url,
+    redis: config.redis.target,
     keyPrefix: config.redis.keyPrefix,
     onJobFailed: (queue: string) => metrics.queueFailures.inc({ queue }),
   };

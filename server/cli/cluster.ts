@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { buildWebClient } from './build-web.ts';
 import { parseClusterArgs, UsageError, type ClusterArgs } from './cluster-args.ts';
 import { portIsFree, superviseNode, type NodeSpec, type SupervisedNode } from './cluster-node.ts';
-import { cliLog, redactUrl, resolveServiceUrls } from './local-env.ts';
+import { cliLog, redactUrl, redisLine, resolveServiceUrls } from './local-env.ts';
 import { migrateAndSeed } from './prepare-database.ts';
 
 const MAX_RESTARTS = 3;
@@ -109,10 +109,10 @@ if (late.length) {
 
 const lines = [
   '',
-  `boxoffice cluster is up: ${specs.length} node${specs.length > 1 ? 's' : ''} sharing one PostgreSQL and one Redis.`,
+  `boxoffice cluster is up: ${specs.length} node${specs.length > 1 ? 's' : ''} sharing one PostgreSQL and one Redis${env['REDIS_CLUSTER_NODES'] ? ' Cluster' : ''}.`,
   ...nodes.map((node) => `  node ${node.spec.number}  ${node.spec.url}/   ready: ${node.spec.url}/health/ready   pid ${node.pid() ?? '-'}`),
   `  DATABASE_URL   ${redactUrl(String(env['DATABASE_URL']))}`,
-  `  REDIS_URL      ${redactUrl(String(env['REDIS_URL']))}`,
+  redisLine(env),
   'Any node serves any request; a node that dies is restarted. Press Ctrl-C to stop them all',
   '(local PostgreSQL and Redis stop with them).',
   '',

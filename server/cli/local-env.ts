@@ -1,4 +1,4 @@
-// Shared by the CLIs: use DATABASE_URL / REDIS_URL when set; otherwise bring up the local stack
+// Shared by the CLIs: use DATABASE_URL / REDIS_URL (or REDIS_CLUSTER_NODES) when set; otherwise bring up the local stack
 // and hand back the URLs (and a stop function for what was started here).
 import { z } from 'zod';
 import { startLocalStack } from '../local/index.ts';
@@ -17,6 +17,13 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@]*@/, '//$1:***@');
 }
 
+/** The line naming the Redis the nodes use, fit to print: the one Redis or the cluster's seed nodes. */
+export function redisLine(env: Readonly<Record<string, string | undefined>>): string {
+  const nodes = env['REDIS_CLUSTER_NODES'];
+  if (nodes) return `  REDIS_CLUSTER_NODES ${nodes.split(',').map((node) => redactUrl(node.trim())).join(',')}`;
+  return `  REDIS_URL      ${redactUrl(String(env['REDIS_URL']))}`;
+}
+
 export interface ResolvedEnv {
   env: Record<string, string | undefined>;
   stop: () => Promise<void>;
@@ -25,7 +32,7 @@ export interface ResolvedEnv {
 export async function resolveServiceUrls(needs: { postgres: boolean; redis: boolean }): Promise<ResolvedEnv> {
   const env: Record<string, string | undefined> = { ...process.env };
   const postgres = needs.postgres && !env['DATABASE_URL'];
-  const redis = needs.redis && !env['REDIS_URL'];
+  const redis = needs.redis && !env['REDIS_URL'] && !env['REDIS_CLUSTER_NODES'];
   if (!postgres && !redis) return { env, stop: async () => {} };
   const stack = await startLocalStack({
     profile: 'development',

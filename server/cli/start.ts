@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { currentTelemetry } from '../observability/telemetry.ts';
 import { startServer } from '../server.ts';
 import { buildWebClient } from './build-web.ts';
-import { cliLog, redactUrl, resolveServiceUrls } from './local-env.ts';
+import { cliLog, redactUrl, redisLine, resolveServiceUrls } from './local-env.ts';
 import { migrateAndSeed } from './prepare-database.ts';
 
 const { env, stop } = await resolveServiceUrls({ postgres: true, redis: true });
@@ -24,7 +24,7 @@ try {
     `  readiness      ${base}/health/ready`,
     ...(config.http.apiDocs ? [`  API docs       ${base}/docs`] : []),
     `  DATABASE_URL   ${redactUrl(config.postgres.url)}`,
-    `  REDIS_URL      ${redactUrl(config.redis.url)}`,
+    redisLine(env),
     'Press Ctrl-C to stop (local PostgreSQL and Redis stop with it).',
     '',
   ];

@@ -14,10 +14,9 @@ export function createRevocations(redis: Redis, options: { keyPrefix: string; ac
   const ttl = options.accessTtlSeconds + 60;
   return {
     async revoke(sessionIds) {
-      if (sessionIds.length === 0) return;
-      const pipeline = redis.multi();
-      for (const sid of sessionIds) pipeline.set(key(sid), '1', 'EX', ttl);
-      await pipeline.exec();
+      // One SET per session, not one MULTI: the sessions' keys fall in different Redis Cluster
+      // slots, and each mark stands on its own (a retried logout repeats them harmlessly).
+      await Promise.all(sessionIds.map((sid) => redis.set(key(sid), '1', 'EX', ttl)));
     },
     async isRevoked(sessionId) {
       return (await redis.exists(key(sessionId))) === 1;

@@ -53,9 +53,8 @@ export interface ReleaseRequest {
 
 type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert' | 'restock';
 
-interface ScriptedRedis extends Redis {
-  [command: string]: unknown;
-}
+/** A connection with the commands defineCommand added, looked up by name. */
+type ScriptedRedis = Redis & { [command: string]: unknown };
 
 /** Loads a script and names its command after its content, so two versions never run each other's. */
 function defineScripts(redis: Redis): Record<ScriptName, string> {

@@ -13,7 +13,7 @@ export interface QueueDepth {
 }
 
 export function queueDepths(settings: QueueSettings, redis: Redis, names: readonly string[]) {
-  const queues = names.map((name) => new Queue(name, producerOptions(settings, redis)));
+  const queues = names.map((name) => new Queue(name, producerOptions(settings, redis, name)));
   return {
     async read(): Promise<QueueDepth[]> {
       const counts = await Promise.all(queues.map((q) => q.getJobCounts(...DEPTH_STATES)));

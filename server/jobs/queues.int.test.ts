@@ -18,7 +18,7 @@ describe('queue workers', () => {
 
   beforeAll(async () => {
     redis = await createTestRedis();
-    settings = { redisUrl: redis.url, keyPrefix: redis.prefix };
+    settings = { redis: redis.target, keyPrefix: redis.prefix };
   });
   afterAll(async () => {
     await redis.cleanup();
@@ -38,7 +38,7 @@ describe('queue workers', () => {
       },
       { concurrency: 1, log: pino({ level: 'silent' }), label: 'slow work', onClose: () => Promise.resolve(void order.push('worker closed')) },
     );
-    const queue = new Queue<{ n: number }>('slow-work', producerOptions(settings, redis.client));
+    const queue = new Queue<{ n: number }>('slow-work', producerOptions(settings, redis.client, 'slow-work'));
     try {
       await queue.add('work', { n: 1 }, { jobId: 'in-flight' });
       await entered.opened;
@@ -53,6 +53,10 @@ describe('queue workers', () => {
 
       expect(order).toEqual(['job finished', 'worker closed']);
       expect(await queue.getJobState('in-flight')).toBe('completed');
+      // Every key of the queue carries its own hash tag (one Redis Cluster slot per queue).
+      const keys = await redis.client.keys(`${redis.prefix}:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) expect(key.startsWith(`${redis.prefix}:{jobs:slow-work}:slow-work:`), key).toBe(true);
     } finally {
       await queue.close();
     }

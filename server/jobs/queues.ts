@@ -1,20 +1,25 @@
 // BullMQ plumbing shared by every queue: one naming scheme for keys, and the connection rules
 // (workers block, so they get their own connection that retries forever; producers fail fast).
+// BullMQ's scripts touch many keys of one queue at once, so on a Redis Cluster all of a queue's
+// keys must share a slot: each queue's prefix carries a hash tag of its own, which keeps one
+// queue in one slot while different queues spread over the shards.
 import { Worker, type Job, type QueueOptions, type WorkerOptions } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
 import type { Logger } from '../observability/index.ts';
-import { createRedis, type Redis } from '../store/index.ts';
+import { createRedis, type Redis, type RedisTarget } from '../store/index.ts';
 
 export interface QueueSettings {
-  redisUrl: string;
-  /** The deployment's key prefix; queues live under `<prefix>:jobs`. */
+  /** One Redis or a cluster: where workers open their own connections. */
+  redis: RedisTarget;
+  /** The deployment's key prefix; a queue's keys live under `<prefix>:{jobs:<queue>}:<queue>:`. */
   keyPrefix: string;
   /** Told of every failed job attempt, by queue (metrics). */
   onJobFailed?: (queue: string) => void;
 }
 
-export function queuePrefix(settings: QueueSettings): string {
-  return `${settings.keyPrefix}:jobs`;
+/** BullMQ's prefix for one queue: the hash tag `{jobs:<queue>}` puts all its keys in one cluster slot. */
+export function queuePrefix(settings: QueueSettings, queue: string): string {
+  return `${settings.keyPrefix}:{jobs:${queue}}`;
 }
 
 /**
@@ -23,16 +28,17 @@ export function queuePrefix(settings: QueueSettings): string {
  */
 const telemetry = new BullMQOtel({ tracerName: 'boxoffice.jobs' });
 
-export function producerOptions(settings: QueueSettings, connection: Redis): QueueOptions {
-  return { connection: connection, prefix: queuePrefix(settings), telemetry };
+/** Options for a `new Queue(queue, ...)` producing on `connection` (the node's request connection). */
+export function producerOptions(settings: QueueSettings, connection: Redis, queue: string): QueueOptions {
+  return { connection: connection, prefix: queuePrefix(settings, queue), telemetry };
 }
 
-export function workerConnection(settings: QueueSettings, name: string): Redis {
-  return createRedis({ url: settings.redisUrl, role: 'worker', name: `boxoffice-worker-${name}` });
+export function workerConnection(settings: QueueSettings, queue: string): Redis {
+  return createRedis({ target: settings.redis, role: 'worker', name: `boxoffice-worker-${queue}` });
 }
 
-export function workerOptions(settings: QueueSettings, connection: Redis, concurrency: number): WorkerOptions {
-  return { connection: connection, prefix: queuePrefix(settings), concurrency, autorun: true, telemetry };
+export function workerOptions(settings: QueueSettings, connection: Redis, queue: string, concurrency: number): WorkerOptions {
+  return { connection: connection, prefix: queuePrefix(settings, queue), concurrency, autorun: true, telemetry };
 }
 
 export interface RunningWorker {
@@ -54,7 +60,7 @@ export function startWorker<T>(
   options: { concurrency: number; log: Logger; label: string; onClose?: () => Promise<void> },
 ): RunningWorker {
   const connection = workerConnection(settings, queue);
-  const worker = new Worker<T>(queue, async (job) => void (await process(job)), workerOptions(settings, connection, options.concurrency));
+  const worker = new Worker<T>(queue, async (job) => void (await process(job)), workerOptions(settings, connection, queue, options.concurrency));
   worker.on('failed', (job, err) => {
     settings.onJobFailed?.(queue);
     options.log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, `${options.label} failed`);

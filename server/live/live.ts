@@ -286,15 +286,17 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
 
     attach(attachDeps: LiveAttachDeps): Server {
       deps = attachDeps;
-      adapterRedis = createRedis({ url: config.redis.url, role: 'worker', name: 'boxoffice-live' });
+      adapterRedis = createRedis({ target: config.redis.target, role: 'worker', name: 'boxoffice-live' });
       // The adapter makes its own copies of this connection (a blocking stream reader, a subscriber)
       // and drops them only after its next read returns; keep them, so close() can drop them now.
-      const copy = adapterRedis.duplicate.bind(adapterRedis);
-      adapterRedis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+      // (One Redis and a cluster duplicate with different arguments; the adapter passes none.)
+      const duplicable = adapterRedis as { duplicate: (...args: never[]) => Redis };
+      const copy = duplicable.duplicate.bind(adapterRedis);
+      duplicable.duplicate = (...args) => {
         const client = copy(...args);
         adapterCopies.push(client);
         return client;
-      });
+      };
       const allowed = new Set(config.http.corsOrigins);
       io = new Server(attachDeps.httpServer, {
         path: '/socket.io',

@@ -25,7 +25,8 @@ export interface LocalRedis {
 const SBIN_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin'];
 export const REDIS_INSTALL_COMMAND = 'apt-get update && apt-get install -y --no-install-recommends redis-server';
 
-async function redisServerBinary(log: (message: string) => void): Promise<string> {
+/** The redis-server binary: found on PATH or in the sbin folders, or installed through apt (root on Debian). */
+export async function redisServerBinary(log: (message: string) => void): Promise<string> {
   const found = await findBinary('redis-server', SBIN_DIRS);
   if (found) return found;
   const apt = await findBinary('apt-get');

@@ -15,7 +15,7 @@ export interface MailQueue {
 }
 
 export function createMailQueue(settings: QueueSettings, connection: Redis): MailQueue {
-  const queue = new Queue<MailMessage>(MAIL_QUEUE, producerOptions(settings, connection));
+  const queue = new Queue<MailMessage>(MAIL_QUEUE, producerOptions(settings, connection, MAIL_QUEUE));
   return {
     async enqueue(message) {
       const jobId = randomUUID();

@@ -75,6 +75,19 @@ describe('health', () => {
     }
   });
 
+  it('names Redis when a cluster does not answer', async () => {
+    const away = createRedis({ target: { kind: 'cluster', nodes: ['redis://127.0.0.1:1'] } });
+    away.on('error', () => {});
+    try {
+      const res = await ready(migrated.sql, away);
+      expect(res.status).toBe(503);
+      expect(res.body.error?.message).toBe('not ready: redis');
+      expect(res.body.error?.details.checks['redis']).toMatch(/^failed: /);
+    } finally {
+      away.disconnect();
+    }
+  });
+
   it('names PostgreSQL when it does not answer', async () => {
     const url = new URL(migrated.url);
     url.pathname = '/no_such_database';

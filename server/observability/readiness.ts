@@ -1,6 +1,6 @@
 // What "ready" means for a node: PostgreSQL and Redis answer, the database has every migration
 // this build ships, and each queue this node works has a running worker whose Redis answers.
-import { pendingMigrations, type MigrationFile, type Redis, type Sql } from '../store/index.ts';
+import { checkRedis, pendingMigrations, type MigrationFile, type Redis, type Sql } from '../store/index.ts';
 import type { ReadinessCheck } from './health.ts';
 
 /** A queue worker as readiness sees it (jobs' RunningWorker). */
@@ -23,7 +23,7 @@ export interface ReadinessDeps {
 export function readinessChecks(deps: ReadinessDeps): ReadinessCheck[] {
   return [
     { name: 'postgres', check: async () => void (await deps.sql`select 1`) },
-    { name: 'redis', check: async () => void (await deps.redis.ping()) },
+    { name: 'redis', check: () => checkRedis(deps.redis) },
     {
       name: 'migrations',
       check: async () => {

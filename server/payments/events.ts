@@ -22,7 +22,7 @@ export interface PaymentEventQueue {
 }
 
 export function createPaymentEventQueue(settings: QueueSettings, connection: Redis): PaymentEventQueue {
-  const queue = new Queue<StoredEventRef>(PAYMENT_EVENTS_QUEUE, producerOptions(settings, connection));
+  const queue = new Queue<StoredEventRef>(PAYMENT_EVENTS_QUEUE, producerOptions(settings, connection, PAYMENT_EVENTS_QUEUE));
   return {
     async publish(ref) {
       await queue.add('outcome', ref, {

@@ -46,7 +46,7 @@ export function ticketsWorth(purchase: Pick<RefundablePurchase, 'amount_minor' |
 }
 
 export function createRefunds({ sql, host, queues, redis, log }: RefundsDeps) {
-  const queue = new Queue<{ eventId: string }>(EVENT_REFUNDS_QUEUE, producerOptions(queues, redis));
+  const queue = new Queue<{ eventId: string }>(EVENT_REFUNDS_QUEUE, producerOptions(queues, redis, EVENT_REFUNDS_QUEUE));
 
   async function request(actor: Actor, eventId: string, purchaseId: string, input: { ticketIds?: string[] | undefined; reason: string }) {
     await ownedEvent(sql, eventId, actor);

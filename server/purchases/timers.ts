@@ -15,7 +15,7 @@ export interface HoldTimers {
 }
 
 export function createHoldTimers(settings: QueueSettings, connection: Redis): HoldTimers {
-  const queue = new Queue<{ purchaseId: string; deadline: number }>(HOLD_TIMER_QUEUE, producerOptions(settings, connection));
+  const queue = new Queue<{ purchaseId: string; deadline: number }>(HOLD_TIMER_QUEUE, producerOptions(settings, connection, HOLD_TIMER_QUEUE));
   return {
     async schedule(purchaseId, deadline) {
       await queue.add(

@@ -1,5 +1,5 @@
 export { createPostgres, quoteIdent, type Sql, type TransactionSql } from './postgres.ts';
-export { connectRedis, createRedis, type Redis } from './redis.ts';
+export { checkRedis, connectRedis, createRedis, isCluster, type Redis, type RedisTarget } from './redis.ts';
 export {
   DEFAULT_MIGRATIONS_DIR,
   migrateDown,

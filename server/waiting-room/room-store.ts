@@ -70,9 +70,8 @@ export interface Round {
 type ScriptName = 'join' | 'admit' | 'status';
 type Reply = (string | number | Reply)[];
 
-interface ScriptedRedis extends Redis {
-  [command: string]: unknown;
-}
+/** A connection with the commands defineCommand added, looked up by name. */
+type ScriptedRedis = Redis & { [command: string]: unknown };
 
 /** Commands named after each script's content, so two deployed versions never run each other's. */
 function defineScripts(redis: Redis): Record<ScriptName, string> {

@@ -3,7 +3,7 @@
 // them when done.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { connectRedis, createPostgres, createRedis, quoteIdent, type Redis, type Sql } from '../../server/store/index.ts';
+import { connectRedis, createPostgres, createRedis, isCluster, quoteIdent, type Redis, type RedisTarget, type Sql } from '../../server/store/index.ts';
 
 export interface TestDatabase {
   name: string;
@@ -47,11 +47,28 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
 }
 
 export interface TestRedis {
+  /** The one Redis (for a cluster: one of its nodes, for tools that speak to a single server). */
   url: string;
+  /** What servers under test connect to: the one Redis, or a cluster. */
+  target: RedisTarget;
   /** Unique per test file; everything the test writes lives under `<prefix>:`. */
   prefix: string;
   client: Redis;
   cleanup(): Promise<void>;
+}
+
+/** Deletes every key under `<prefix>:`; a cluster's keys are found master by master (SCAN sees one node). */
+export async function deleteKeysUnder(client: Redis, prefix: string): Promise<void> {
+  const servers = isCluster(client) ? client.nodes('master') : [client];
+  for (const server of servers) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      // One key per command: the keys of one master lie in many cluster slots.
+      await Promise.all(keys.map((key) => server.unlink(key)));
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
 
 export async function createTestRedis(): Promise<TestRedis> {
@@ -60,15 +77,11 @@ export async function createTestRedis(): Promise<TestRedis> {
   const client = await connectRedis(createRedis({ url, name: 'boxoffice-test' }));
   return {
     url,
+    target: { kind: 'single', url },
     prefix,
     client,
     async cleanup() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-        if (keys.length) await client.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteKeysUnder(client, prefix);
       await client.quit();
     },
   };

@@ -21,6 +21,7 @@ export async function startTestServer(
   const config = testConfig({
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
+    ...(redis.target.kind === 'cluster' ? { REDIS_CLUSTER_NODES: redis.target.nodes.join(',') } : {}),
     REDIS_KEY_PREFIX: redis.prefix,
     HOST: '127.0.0.1',
     PORT: '0',

@@ -85,7 +85,7 @@ describe('hold expiry', () => {
     expect(await available(sale.eventId, sale.ga)).toBe(1);
 
     // The second purchase's timer is lost (as if Redis dropped the job): only the sweep can end it.
-    const timers = new Queue(HOLD_TIMER_QUEUE, producerOptions({ redisUrl: redis.url, keyPrefix: redis.prefix }, redis.client));
+    const timers = new Queue(HOLD_TIMER_QUEUE, producerOptions({ redis: redis.target, keyPrefix: redis.prefix }, redis.client, HOLD_TIMER_QUEUE));
     expect(await timers.remove(`expire-${second.body.id}`)).toBe(1);
     await timers.close();
 
