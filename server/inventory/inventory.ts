@@ -76,6 +76,12 @@ export function inventoryKeys(prefix: string, eventId: string) {
     available: (ticketTypeId: string) => `${tag}:avail:${ticketTypeId}`,
     seat: (seatId: string) => `${tag}:seat:${seatId}`,
     restocked: (requestId: string) => `${tag}:restocked:${requestId}`,
+    /**
+     * What changed since the last live update (seat keys, and '*' for the counts), recorded by the
+     * scripts that change it: the update that takes it is sent by any node, even if the one that
+     * made the change died before it could tell anyone.
+     */
+    changes: () => `${tag}:live-changes`,
   };
 }
 
@@ -107,7 +113,8 @@ export interface Inventory {
   seatOwners(eventId: string, seatIds: readonly string[]): Promise<(string | null)[]>;
 }
 
-export function createInventory(redis: Redis, keyPrefix: string): Inventory {
+/** `now` reads the clock hold deadlines are on (epoch ms; the purchases' store clock), for the records' time to live. */
+export function createInventory(redis: Redis, keyPrefix: string, now: () => number = Date.now): Inventory {
   const scripts = defineScripts(redis);
   const run = (script: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> => {
     const command = (redis as ScriptedRedis)[scripts[script]] as (...a: (string | number)[]) => Promise<unknown>;
@@ -118,13 +125,13 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
     const k = inventoryKeys(keyPrefix, eventId);
     const types = items.map((i) => i.ticketTypeId);
     const seats = items.flatMap((i) => i.seatIds ?? []);
-    return { types, seats, keys: [k.hold(purchaseId), k.fence(), ...types.map(k.available), ...seats.map(k.seat)] };
+    return { types, seats, keys: [k.hold(purchaseId), k.fence(), ...types.map(k.available), ...seats.map(k.seat), k.changes()] };
   }
 
   return {
     async hold(request) {
       const { types, seats, keys } = layout(request.eventId, request.purchaseId, request.items);
-      const ttl = Math.max(1, request.deadline.getTime() - Date.now()) + request.graceMs;
+      const ttl = Math.max(1, request.deadline.getTime() - now()) + request.graceMs;
       const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity), request.replacing ?? ''];
       const [code, value, deadline] = (await run('hold', keys, args)) as [number, number, number | undefined];
       switch (code) {
@@ -170,7 +177,7 @@ export function createInventory(redis: Redis, keyPrefix: string): Inventory {
     async restock({ eventId, purchaseId, requestId, units, seatIds }) {
       const k = inventoryKeys(keyPrefix, eventId);
       const types = Object.keys(units);
-      const keys = [k.restocked(requestId), ...types.map(k.available), ...seatIds.map(k.seat)];
+      const keys = [k.restocked(requestId), ...types.map(k.available), ...seatIds.map(k.seat), k.changes()];
       const args = [purchaseId, types.length, ...types.map((t) => units[t]!), 30 * 24 * 3600 * 1000];
       return ((await run('restock', keys, args)) as number) === 1;
     },

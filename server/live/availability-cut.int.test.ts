@@ -1,6 +1,8 @@
 // The cut a live message carries, against a real Redis and the real inventory scripts: versions
 // only grow and are shared by every connection (node), counts and seat states are the inventory's
-// as they stand, and reading the current version advances nothing.
+// as they stand, and reading the current version advances nothing; each change the inventory
+// scripts make is recorded and taken by the next cut, whichever node takes it; a lost version
+// starts again above the old ones.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRedis, type TestRedis } from '../../test/helpers/databases.ts';
@@ -34,13 +36,30 @@ describe('availability cuts', () => {
 
     const onA = availabilityCuts(space.client, space.prefix);
     const onB = availabilityCuts(other, space.prefix);
-    expect(await onA.current(eventId, [ga, seated])).toEqual({ version: 0, counts: { [ga]: 6, [seated]: 1 }, seats: [] });
-    const first = await onA.next(eventId, [ga, seated], ['s1', 's2', 's3']);
-    expect(first).toEqual({ version: 1, counts: { [ga]: 6, [seated]: 1 }, seats: [['s1', 1], ['s2', 2], ['s3', 0]] });
+    // A version starts at the clock (ms), so one lost with a flushed Redis comes back higher.
+    const before = Date.now();
+    const base = await onA.current(eventId, [ga, seated]);
+    expect(base).toMatchObject({ counts: { [ga]: 6, [seated]: 1 }, seats: [] });
+    expect(base.version).toBeGreaterThanOrEqual(before);
+    expect(await onB.current(eventId, [])).toMatchObject({ version: base.version });
+    // The hold and the conversion recorded their changes: the next cut takes those seats too.
+    const first = await onA.next(eventId, [ga, seated], ['s3']);
+    expect(first.version).toBe(base.version + 1);
+    expect(first.counts).toEqual({ [ga]: 6, [seated]: 1 });
+    expect(first.seats.sort()).toEqual([['s1', 1], ['s2', 2], ['s3', 0]]);
+    // Taken once: the next cut names only what it is given.
+    expect((await onB.next(eventId, [], [])).seats).toEqual([]);
     // Two nodes at once: one sequence, no version twice.
     const versions = (await Promise.all([...Array(10).keys()].map((i) => (i % 2 ? onA : onB).next(eventId, [], ['s3'])))).map((c) => c.version);
-    expect(versions.sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect(await onB.version(eventId)).toBe(11);
+    expect(versions.sort((x, y) => x - y)).toEqual([...Array(10).keys()].map((i) => base.version + 3 + i));
+    expect(await onB.version(eventId)).toBe(base.version + 12);
+
+    // Redis lost everything: the version starts again from the clock, above every old one.
+    const flushedAt = Date.now();
+    await space.client.del(`${space.prefix}:{ev:${eventId}}:live-version`);
+    const again = await onB.next(eventId, [], []);
+    expect(again.version).toBeGreaterThan(base.version + 12);
+    expect(again.version).toBeGreaterThan(flushedAt);
     // A ticket type Redis has no count for reads as null (the caller rebuilds it).
     const unknown = randomUUID();
     expect((await onB.current(eventId, [unknown])).counts).toEqual({ [unknown]: null });

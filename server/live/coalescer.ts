@@ -40,6 +40,11 @@ export class ChangeCoalescer {
     return out;
   }
 
+  /** The events with changes gathered and not taken yet. */
+  pendingEvents(): string[] {
+    return [...this.#pending.keys()];
+  }
+
   get size(): number {
     return this.#pending.size;
   }

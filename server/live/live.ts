@@ -56,6 +56,8 @@ const SLOW_CONSUMER_PACKETS = 500;
 const MESSAGE_BURST = 20;
 const MESSAGES_PER_SECOND = 10;
 const SNAPSHOT_CACHE_MS = 250;
+/** How often a node looks for changes recorded in Redis that no node sent (their node died). */
+const ADOPT_CHECK_MS = 1_000;
 /** How long clients get to answer the close of their connection at shutdown before it is cut. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -86,6 +88,7 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
   const adapterCopies: Redis[] = [];
   const timers: NodeJS.Timeout[] = [];
   let flushing: Promise<void> | null = null;
+  let lastAdoptCheck = 0;
   const stats = { flushes: 0, messages: 0 };
   metrics?.readFrom({ watchersConnected: () => io?.engine.clientsCount ?? 0 });
 
@@ -161,9 +164,23 @@ export function createLive({ config, redis, log, metrics }: { config: Config; re
     stats.messages += localWatchers(eventId);
   }
 
+  /**
+   * Changes another node recorded but never sent (it died between the change and its update):
+   * events watched here that have some are due for an update, sent from here.
+   */
+  async function adoptUnsentChanges(now: number): Promise<void> {
+    if (now - lastAdoptCheck < ADOPT_CHECK_MS || !io) return;
+    lastAdoptCheck = now;
+    const watched = [...io.sockets.adapter.rooms.keys()].filter((name) => name.startsWith('event:')).map((name) => name.slice('event:'.length));
+    const pending = new Set(coalescer.pendingEvents());
+    const found = await Promise.all(watched.filter((eventId) => !pending.has(eventId)).map(async (eventId) => ((await cuts.hasChanges(eventId)) ? eventId : null)));
+    for (const eventId of found) if (eventId) coalescer.note(eventId, [], now);
+  }
+
   async function flush(): Promise<void> {
     if (!io || !deps) return;
     const now = Date.now();
+    await adoptUnsentChanges(now);
     for (const { eventId } of doorChanges.take()) io.to(`doors:${eventId}`).emit('doors', await doorCounts(deps.sql, eventId));
     const due = coalescer.take((eventId) => now - (lastFlush.get(eventId) ?? 0) >= intervalFor(eventId));
     for (const { eventId, since, seatIds } of due) {

@@ -240,6 +240,29 @@ describe('purchase host', () => {
     expect(payments.calls.filter((c) => c.kind === 'start' && c.idempotencyKey.startsWith(request.purchaseId))).toHaveLength(1);
   });
 
+  it('a retried request carries on what its first try left undone (the node that took it died), and repeats nothing done', async () => {
+    const sale = await onSale(5, 2);
+    const request = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(0, 1) }]);
+    // The first try's node dies after the commit, before its hold is placed.
+    const dying = createPurchaseHost({ sql: db.sql, log: pino({ level: 'silent' }), runEffect: () => Promise.reject(new Error('node killed')) });
+    expect((await dying.start(request)).state).toBe('reserving');
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 1))).toEqual([null]);
+
+    const retried = await host.start(request);
+    expect(retried).toMatchObject({ id: request.purchaseId, existing: true, state: 'paying' });
+    expect(await inventory.seatOwners(sale.eventId, sale.seatIds.slice(0, 1))).toEqual([request.purchaseId]);
+    const undone = await db.sql`select id from purchase_outbox where purchase_id = ${request.purchaseId} and done_at is null`;
+    expect(undone).toEqual([]);
+
+    // Retried again: nothing left to do, nothing run twice.
+    expect(await host.start(request)).toMatchObject({ existing: true, state: 'paying' });
+    expect(payments.calls.filter((c) => c.kind === 'start' && c.idempotencyKey.startsWith(request.purchaseId))).toHaveLength(1);
+    const path = await db.sql<{ event_type: string }[]>`select event_type from purchase_transitions where purchase_id = ${request.purchaseId} order by seq`;
+    expect(path.map((t) => t.event_type)).toEqual(['purchase.created', 'hold.placed', 'payment.started']);
+    await host.deliver(request.purchaseId, { type: 'purchase.cancel' });
+    await assertPromises(sale.eventId);
+  });
+
   it('the relay does not re-run an entry effect the purchase has outgrown, nor issue twice', async () => {
     const sale = await onSale(5, 2);
     const request = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(0, 1) }]);

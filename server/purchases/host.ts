@@ -253,7 +253,7 @@ export function createPurchaseHost(deps: HostDeps) {
           if (existing.request_hash !== request.requestHash) {
             throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request');
           }
-          return { id: existing.id, pending: [] as OutboxRow[] };
+          return { id: existing.id, pending: [] as OutboxRow[], existing: true };
         }
         await guard?.(tx);
         const purchase = tx`
@@ -265,16 +265,32 @@ export function createPurchaseHost(deps: HostDeps) {
         // Issued together with the purchase row: one round trip, run in order.
         const [, ...written] = await Promise.all([purchase, ...stepWrites(tx, request.purchaseId, 1, first, 'purchase.created', { items: request.items })]);
         const pending = insertedOutbox(written);
-        return { id: request.purchaseId, pending };
+        return { id: request.purchaseId, pending, existing: false };
       });
-      if (created.id === request.purchaseId) {
+      if (!created.existing) {
         noteTransition(request.purchaseId, first, 'purchase.created', 1, startTime);
         deps.onTransition?.({ purchaseId: request.purchaseId, step: first, event: null, version: 1, holdDeadline: null });
       }
-      // The hold and the payment start run here, inside the request's trace.
-      const last = await drain(created.id, created.pending);
-      return { ...(last ?? (await view(created.id))), existing: created.id !== request.purchaseId };
+      // The hold and the payment start run here, inside the request's trace. A retried request
+      // (same key) carries on what its first try left undone: the node that took it may be gone.
+      const pending = created.existing ? await unfinishedEntryEffects(created.id) : created.pending;
+      const last = await drain(created.id, pending);
+      return { ...(last ?? (await view(created.id))), existing: created.existing };
     });
+  }
+
+  /**
+   * The effects the purchase's current state asked for on entry that have not run to the end (a
+   * hold not placed, a payment not started): what a retried request resumes at once, instead of
+   * leaving it for the relay. Each is idempotent, so the first try still running changes nothing.
+   */
+  async function unfinishedEntryEffects(purchaseId: string): Promise<OutboxRow[]> {
+    const rows = await sql<(OutboxRow & { state: PurchaseState })[]>`
+      select o.id::text, o.step, o.effect, o.params, p.state
+      from purchase_outbox o join purchases p on p.id = o.purchase_id
+      where o.purchase_id = ${purchaseId} and o.done_at is null
+      order by o.id`;
+    return rows.filter((row) => ENTRY_EFFECTS[row.effect] === row.state).map(({ id, step, effect, params }) => ({ id, step, effect, params }));
   }
 
   /**

@@ -1,11 +1,13 @@
 // Live availability over real sockets, two server instances sharing PostgreSQL and Redis (rooms
 // cross nodes through the Redis Streams adapter): snapshots then versioned updates, seat diffs,
-// coalescing, a buyer's own purchase updates, and bad clients refused without hurting others.
+// coalescing, changes whose node died before sending them, a buyer's own purchase updates, and bad
+// clients refused without hurting others.
 // (Seat states under interleaved changes on both nodes: seats-across-nodes.int.test.ts.)
 import { randomUUID } from 'node:crypto';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvailabilityView } from '../../clients/sdk/availability-view.ts';
+import { createInventory } from '../../server/inventory/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { assertPromises, buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
 import { call, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -113,6 +115,27 @@ describe('live availability', () => {
     expect(lateWatcher.snapshot.counts).toEqual(view(onA.snapshot, onA.updates).counts);
     expect(lateWatcher.snapshot.seats.sold.sort()).toEqual([...seatIds].sort());
     await assertPromises(db.sql, redis, sale.eventId);
+  });
+
+  it('a change whose node died before telling anyone still reaches every watcher, from another node', async () => {
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 10, seats: 4 });
+    const watchers = [await watch(track(await open(a)), sale.eventId), await watch(track(await open(b)), sale.eventId)];
+    // What a node does in Redis when it places a hold, without its live update (it died right after).
+    const gone = createInventory(redis.client, redis.prefix);
+    const seat = sale.seatIds[0]!;
+    const held = await gone.hold({
+      purchaseId: randomUUID(),
+      eventId: sale.eventId,
+      items: [{ ticketTypeId: sale.seated, quantity: 1, seatIds: [seat] }, { ticketTypeId: sale.ga, quantity: 2 }],
+      deadline: new Date(Date.now() + 60_000),
+      graceMs: 1_000,
+    });
+    expect(held.ok).toBe(true);
+    for (const watcher of watchers) {
+      await expect.poll(() => view(watcher.snapshot, watcher.updates).seats.get(seat), { timeout: 5_000, interval: 50 }).toBe(1);
+      expect(view(watcher.snapshot, watcher.updates).counts).toEqual({ [sale.ga]: 8, [sale.seated]: 3 });
+      expect(view(watcher.snapshot, watcher.updates).missing).toBe(0);
+    }
   });
 
   it('coalesces a burst of holds into few messages that end on the true count', async () => {

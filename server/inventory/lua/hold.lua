@@ -4,7 +4,9 @@
   KEYS[1]              hold record of the purchase (hash)
   KEYS[2]              the event's fencing counter (string; only grows)
   KEYS[3 .. 2+T]       available count of each ticket type in the hold (string integers)
-  KEYS[3+T .. ]        one key per requested seat (string: owning purchase id)
+  KEYS[3+T .. N-1]     one key per requested seat (string: owning purchase id)
+  KEYS[N]              the event's live changes (set: seat keys that changed, '*' for counts),
+                       taken by the next live update whichever node sends it
 
   ARGV[1]              purchase id
   ARGV[2]              hold deadline, epoch ms (stored; the durable timer enforces it)
@@ -25,6 +27,12 @@
 ]]
 local hold = KEYS[1]
 local t = tonumber(ARGV[4])
+local changes = KEYS[#KEYS]
+-- The counts and every seat of this hold changed: the next live update of the event says so.
+local function note_changes()
+  redis.call('SADD', changes, '*', unpack(KEYS, 3 + t, #KEYS - 1))
+  redis.call('PEXPIRE', changes, 86400000)
+end
 local existing = redis.call('HGET', hold, 'token')
 if existing and ARGV[5 + t] ~= '' and existing == ARGV[5 + t] then
   for i = 1, t do
@@ -33,12 +41,13 @@ if existing and ARGV[5 + t] ~= '' and existing == ARGV[5 + t] then
       redis.call('INCRBY', KEYS[2 + i], quantity)
     end
   end
-  for j = 3 + t, #KEYS do
+  for j = 3 + t, #KEYS - 1 do
     if redis.call('GET', KEYS[j]) == ARGV[1] then
       redis.call('DEL', KEYS[j])
     end
   end
   redis.call('DEL', hold)
+  note_changes()
 elseif existing then
   return {0, tonumber(existing), tonumber(redis.call('HGET', hold, 'deadline'))}
 end
@@ -52,7 +61,7 @@ for i = 1, t do
     return {-1, i}
   end
 end
-for j = 3 + t, #KEYS do
+for j = 3 + t, #KEYS - 1 do
   if redis.call('EXISTS', KEYS[j]) == 1 then
     return {-2, j - 2 - t}
   end
@@ -64,9 +73,10 @@ for i = 1, t do
   redis.call('DECRBY', KEYS[2 + i], ARGV[4 + i])
   redis.call('HSET', hold, 'q' .. i, ARGV[4 + i])
 end
-for j = 3 + t, #KEYS do
+for j = 3 + t, #KEYS - 1 do
   redis.call('SET', KEYS[j], ARGV[1], 'PX', ttl)
 end
 redis.call('HSET', hold, 'token', token, 'purchase', ARGV[1], 'deadline', ARGV[2], 'types', t)
 redis.call('PEXPIRE', hold, ttl)
+note_changes()
 return {1, token, tonumber(ARGV[2])}

@@ -1,7 +1,7 @@
 --[[
   release: give a hold back (expired, cancelled, failed or refunded purchase). Idempotent.
 
-  KEYS                 the same layout as hold: record, fence, T available counts, seat keys
+  KEYS                 the same layout as hold: record, fence, T available counts, seat keys, live changes
 
   ARGV[1]              purchase id
   ARGV[2]              fencing token of the hold being released
@@ -27,10 +27,12 @@ for i = 1, t do
     redis.call('INCRBY', KEYS[2 + i], quantity)
   end
 end
-for j = 3 + t, #KEYS do
+for j = 3 + t, #KEYS - 1 do
   if redis.call('GET', KEYS[j]) == ARGV[1] then
     redis.call('DEL', KEYS[j])
   end
 end
 redis.call('DEL', hold)
+redis.call('SADD', KEYS[#KEYS], '*', unpack(KEYS, 3 + t, #KEYS - 1))
+redis.call('PEXPIRE', KEYS[#KEYS], 86400000)
 return 1

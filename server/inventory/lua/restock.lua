@@ -3,7 +3,8 @@
 
   KEYS[1]              marker of this restock (string; its existence means "done")
   KEYS[2 .. 1+T]       available count of each ticket type
-  KEYS[2+T .. ]        seat keys of the voided seats
+  KEYS[2+T .. N-1]     seat keys of the voided seats
+  KEYS[N]              the event's live changes (see hold.lua)
   ARGV[1]              purchase id (a seat is freed only if it is sold to this purchase)
   ARGV[2]              T, the number of ticket types
   ARGV[3 .. 2+T]       units to return per ticket type, in KEYS order
@@ -21,9 +22,11 @@ for i = 1, t do
     redis.call('INCRBY', KEYS[1 + i], ARGV[2 + i])
   end
 end
-for j = 2 + t, #KEYS do
+for j = 2 + t, #KEYS - 1 do
   if redis.call('GET', KEYS[j]) == 'sold:' .. ARGV[1] then
     redis.call('DEL', KEYS[j])
   end
 end
+redis.call('SADD', KEYS[#KEYS], '*', unpack(KEYS, 2 + t, #KEYS - 1))
+redis.call('PEXPIRE', KEYS[#KEYS], 86400000)
 return 1
