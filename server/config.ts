@@ -81,7 +81,8 @@ export const envSchema = z.object({
   PAYMENT_RECONCILE_AFTER_SECONDS: positiveInt.min(1).max(24 * 3600).default(120),
 
   HOLD_TTL_SECONDS: positiveInt.min(1).max(3600).default(600),
-  HOLD_GRACE_SECONDS: positiveInt.min(1).max(3600).default(300),
+  /** At least a minute: a hold's Redis record must outlive the relay that finishes a hold whose node died (30 s). */
+  HOLD_GRACE_SECONDS: positiveInt.min(60, 'at least 60: a hold must outlive the retry of one whose node died').max(3600).default(300),
   MAX_TICKETS_PER_CUSTOMER_PER_EVENT: positiveInt.max(1000).default(20),
   SWEEP_INTERVAL_SECONDS: positiveInt.min(1).max(3600).default(30),
 

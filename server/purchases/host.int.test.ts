@@ -263,6 +263,32 @@ describe('purchase host', () => {
     await assertPromises(sale.eventId);
   });
 
+  it('tickets issued by a node that died before converting its hold: the retried effect marks the seats sold', async () => {
+    const sale = await onSale(5, 2);
+    const seat = sale.seatIds[0]!;
+    const request = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: [seat] }]);
+    expect((await host.start(request)).state).toBe('paying');
+    // This node commits the tickets in Postgres, then dies before Redis hears of it.
+    const dying = new Proxy(inventory, {
+      get: (target, name) => (name === 'convert' ? () => Promise.reject(new Error('node killed')) : Reflect.get(target, name) as unknown),
+    });
+    const log = pino({ level: 'silent' });
+    const dyingHost = createPurchaseHost({ sql: db.sql, log, runEffect: createEffectRunner({ sql: db.sql, inventory: dying, payments, log, holdTtlMs: 600_000, holdGraceMs: 60_000 }) });
+    expect((await dyingHost.deliver(request.purchaseId, { type: 'payment.succeeded', paymentId: `pay_${request.purchaseId}` })).state).toBe('confirming');
+    const [tickets] = await db.sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${request.purchaseId}`;
+    expect(tickets!.n).toBe(1);
+    // Long after, its hold record and seat key expired in Redis: the seat reads free there.
+    await redis.client.del(`${redis.prefix}:{ev:${sale.eventId}}:hold:${request.purchaseId}`, `${redis.prefix}:{ev:${sale.eventId}}:seat:${seat}`);
+    expect(await inventory.seatOwners(sale.eventId, [seat])).toEqual([null]);
+
+    expect(await host.relay(0)).toBeGreaterThanOrEqual(1);
+    expect((await host.view(request.purchaseId)).state).toBe('confirmed');
+    expect(await inventory.seatOwners(sale.eventId, [seat])).toEqual([`sold:${request.purchaseId}`]);
+    const other = await host.start(input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: [seat] }]));
+    expect(other.state).toBe('rejected');
+    await assertPromises(sale.eventId);
+  });
+
   it('the relay does not re-run an entry effect the purchase has outgrown, nor issue twice', async () => {
     const sale = await onSale(5, 2);
     const request = input(sale.eventId, [{ ticketTypeId: sale.seated, quantity: 1, seatIds: sale.seatIds.slice(0, 1) }]);

@@ -61,6 +61,13 @@ export interface PurchasesDeps {
  */
 const RECONCILE_EVERY_SWEEPS = 10;
 
+/**
+ * How old an unfinished effect must be before the sweep's relay runs it again: long enough not to
+ * race its first run under load. A purchase whose node died before its hold was placed (and whose
+ * buyer did not retry) gets its hold this long after it was created.
+ */
+export const RELAY_AFTER_MS = 30_000;
+
 export function createPurchases({ config, sql, redis, log, queues, live, metrics, admission }: PurchasesDeps) {
   const inventory = createInventory(redis, config.redis.keyPrefix);
   const paymentEvents = createPaymentEventQueue(queues, redis);
@@ -115,7 +122,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
     await payments!.reconcile(config.payments.reconcileAfterMs);
     for (const eventId of await refunds.pendingCancelledEvents()) await refunds.enqueueEvent(eventId);
     for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
-    await host.relay(30_000);
+    await host.relay(RELAY_AFTER_MS);
     if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
       for (const eventId of await sellingEvents(sql)) await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true });
     }

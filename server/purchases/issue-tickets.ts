@@ -25,22 +25,26 @@ export async function issueTickets(
   codeFor: TicketCoder = randomCode,
 ): Promise<PurchaseEvent> {
   const { purchaseId, eventId, holdToken, items } = params;
+  // Issued before (this effect retried): its first run may have died before converting the hold.
+  const issued = async (): Promise<PurchaseEvent> => {
+    await inventory.convert({ purchaseId, eventId, items, token: holdToken });
+    return { type: 'tickets.issued' };
+  };
   const [already] = await sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
-  if (already && already.n > 0) return { type: 'tickets.issued' };
+  if (already && already.n > 0) return issued();
   const [event] = await sql<{ status: string }[]>`select status from events where id = ${eventId}`;
   if (event?.status === 'cancelled') return { type: 'tickets.failed', reason: 'event_cancelled' };
 
   // The fence: a hold record with another token means this caller is stale; seats now held by
-  // someone else mean the hold was released and resold. A hold that is simply gone (lost with
-  // Redis) may still issue: the counts were rebuilt with this purchase's units set aside, and the
-  // guard below has the last word.
+  // someone else mean the hold was released and resold, or that they came free past the grace
+  // while the record (kept longer, for its units) waited for a late release. A hold that is simply
+  // gone (lost with Redis) may still issue: the counts were rebuilt with this purchase's units set
+  // aside, and the guard below has the last word.
   const status = await inventory.holdStatus(eventId, purchaseId, holdToken);
   if (status === 'stale') return { type: 'tickets.failed', reason: 'stale_hold' };
-  if (status === 'missing') {
-    const seatIds = items.flatMap((i) => i.seatIds ?? []);
-    const owners = await inventory.seatOwners(eventId, seatIds);
-    if (owners.some((o) => o !== null && o !== purchaseId && o !== `sold:${purchaseId}`)) return { type: 'tickets.failed', reason: 'hold_lost' };
-  }
+  const seatIds = items.flatMap((i) => i.seatIds ?? []);
+  const owners = await inventory.seatOwners(eventId, seatIds);
+  if (owners.some((o) => o !== null && o !== purchaseId && o !== `sold:${purchaseId}`)) return { type: 'tickets.failed', reason: 'hold_lost' };
 
   // The codes are signed before the transaction: signing may read (or create) the event's key
   // through the pool, and a transaction holding the hot ticket-type row must never wait for a pool
@@ -79,7 +83,7 @@ export async function issueTickets(
       }
       return false;
     });
-    if (issuedBefore) return { type: 'tickets.issued' };
+    if (issuedBefore) return issued();
   } catch (err) {
     if (err instanceof CannotIssue) return { type: 'tickets.failed', reason: err.reason };
     // The unique index on seats: someone else's ticket already has one of these seats.
@@ -90,6 +94,5 @@ export async function issueTickets(
   }
   // The hold became tickets; if Redis lost it meanwhile there is nothing to convert, and the
   // counts are rebuilt from Postgres.
-  await inventory.convert({ purchaseId, eventId, items, token: holdToken });
-  return { type: 'tickets.issued' };
+  return issued();
 }

@@ -43,6 +43,8 @@ describe('chaos: a node killed mid-spike', () => {
         headers: { 'idempotency-key': crypto.randomUUID() },
         deadline: Date.now() + 10_000,
       });
+      expect(held.status, JSON.stringify(held.body)).toBe(201);
+      expect(held.body!['payment'], JSON.stringify(held.body)).toBeTruthy();
       const paymentId = (held.body!['payment'] as { paymentId: string }).paymentId;
       await send(tally, 'pay', nodes, 0, `/sandbox/payments/${paymentId}/succeed`, { token, body: {}, deadline: Date.now() + 10_000 });
     }

@@ -18,15 +18,19 @@ export interface ChaosNode {
   output(): string;
 }
 
+/** How long a hold lasts in the scenarios. */
+export const HOLD_TTL_SECONDS = 8;
+
 /** The environment every node of a scenario shares: limits lifted, short holds, a quick sweep. */
 export function chaosEnv(stores: ChaosStores, extra: Record<string, string> = {}): Record<string, string> {
   return benchEnv(
     { postgres: stores.postgresUrl, redis: stores.redisUrl },
     {
-      LOG_LEVEL: 'warn',
+      // CHAOS_LOG_LEVEL=info keeps every node's full log in the report (when a scenario fails).
+      LOG_LEVEL: process.env['CHAOS_LOG_LEVEL'] ?? 'warn',
       REDIS_KEY_PREFIX: KEY_PREFIX,
-      HOLD_TTL_SECONDS: '8',
-      HOLD_GRACE_SECONDS: '10',
+      HOLD_TTL_SECONDS: String(HOLD_TTL_SECONDS),
+      HOLD_GRACE_SECONDS: '60',
       SWEEP_INTERVAL_SECONDS: '2',
       PAYMENT_RECONCILE_AFTER_SECONDS: '3',
       LIVE_MAX_CONNECTIONS_PER_IP: '5000',

@@ -4,13 +4,18 @@
 // attempted, succeeded, failed cleanly and badly, each promise pass or fail, and what was seen.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { createInventory } from '../../server/inventory/index.ts';
+import { producerOptions } from '../../server/jobs/index.ts';
+import { HOLD_TIMER_QUEUE } from '../../server/purchases/timers.ts';
 import { brokenPromises, eventFacts } from '../../server/purchases/promises.ts';
-import { databaseActivity, lastHoldDeadline, waitSettled } from '../../load-tests/onsale/promises.ts';
+import { databaseActivity, waitSettled } from '../../load-tests/onsale/promises.ts';
+import { RELAY_AFTER_MS } from '../../server/purchases/index.ts';
 import { ROOT } from '../../load-tests/onsale/nodes.ts';
 import type { OperationKind, OperationTally, Tally } from './crowd.ts';
 import type { ChaosStores } from './stores.ts';
 import { KEY_PREFIX } from './stores.ts';
+import { HOLD_TTL_SECONDS } from './nodes.ts';
 import type { WatcherView } from './watchers.ts';
 
 export interface ChaosEvent {
@@ -33,8 +38,11 @@ export interface Checked {
 /** Waits for the sale to settle (every hold's deadline plus `graceMs`), then checks every promise. */
 export async function settleAndCheck(stores: ChaosStores, events: readonly ChaosEvent[], graceMs: number): Promise<Checked> {
   const ids = events.map((e) => e.eventId);
-  const settleBy = Math.max(await lastHoldDeadline(stores.sql, ids), Date.now()) + graceMs;
-  const settle = await waitSettled(stores.sql, ids, settleBy);
+  // The bound moves while waiting: a purchase still reserving gets its deadline when its hold is placed.
+  let settle = await waitSettled(stores.sql, ids, (await endBound(stores, ids)) + graceMs);
+  while (!settle.settled && Date.now() < (await endBound(stores, ids)) + graceMs) {
+    settle = await waitSettled(stores.sql, ids, (await endBound(stores, ids)) + graceMs);
+  }
   const findings: Record<string, string[]> = {
     no_oversell: [],
     no_leaked_holds: [],
@@ -73,15 +81,38 @@ export async function settleAndCheck(stores: ChaosStores, events: readonly Chaos
   return { verdicts, findings: Object.fromEntries(Object.entries(findings).filter(([, l]) => l.length).map(([n, l]) => [n, l.slice(0, 10)])), truth, sold };
 }
 
+/**
+ * When the last live purchase must have ended by (promise 2, before the grace): its hold's deadline;
+ * or, for one still reserving (its node died before placing the hold and its buyer never retried),
+ * the relay's delay after its creation plus a hold's lifetime.
+ */
+async function endBound(stores: ChaosStores, eventIds: readonly string[]): Promise<number> {
+  const [row] = await stores.sql<{ at: Date | null }[]>`
+    select max(coalesce(hold_deadline, created_at + make_interval(secs => ${(RELAY_AFTER_MS + HOLD_TTL_SECONDS * 1000) / 1000}))) as at
+    from purchases where event_id in ${stores.sql(eventIds)} and state in ('reserving', 'held', 'paying', 'confirming', 'refunding')`;
+  return Math.max(row?.at?.getTime() ?? 0, Date.now());
+}
+
 /** The purchases that did not end, with their path and what their outbox still has: what a fix needs. */
 async function livePurchases(stores: ChaosStores, eventIds: readonly string[]): Promise<string[]> {
   const rows = await stores.sql<{ id: string; state: string; deadline: Date | null; path: string; outbox: string | null }[]>`
     select p.id, p.state, p.hold_deadline as deadline,
-           (select string_agg(t.event_type || '>' || t.to_state, ' ' order by t.seq) from purchase_transitions t where t.purchase_id = p.id) as path,
-           (select string_agg(o.effect || ' step ' || o.step || coalesce(' done ' || o.done_at::text, ' undone') || coalesce(' err ' || o.last_error, ''), '; ')
+           (select string_agg(t.event_type || '>' || t.to_state || ' at ' || to_char(t.at, 'HH24:MI:SS.MS'), ' ' order by t.seq) from purchase_transitions t where t.purchase_id = p.id) as path,
+           (select string_agg(o.effect || ' step ' || o.step || ' from ' || to_char(o.created_at, 'HH24:MI:SS.MS') || ' tries ' || o.attempts || coalesce(' done ' || to_char(o.done_at, 'HH24:MI:SS.MS'), ' undone') || coalesce(' err ' || o.last_error, ''), '; ')
               from purchase_outbox o where o.purchase_id = p.id) as outbox
     from purchases p where p.event_id in ${stores.sql(eventIds)} and p.state in ('reserving', 'held', 'paying', 'confirming', 'refunding') limit 5`;
-  return rows.map((r) => `live purchase ${r.id} ${r.state} (deadline ${r.deadline?.toISOString() ?? '-'}): ${r.path}; outbox: ${r.outbox ?? '-'}`);
+  const timers = new Queue<{ deadline: number }>(HOLD_TIMER_QUEUE, producerOptions({ redis: { kind: 'single', url: stores.redisUrl }, keyPrefix: KEY_PREFIX }, stores.redis, HOLD_TIMER_QUEUE));
+  try {
+    return await Promise.all(
+      rows.map(async (r) => {
+        const job = await timers.getJob(`expire-${r.id}`);
+        const timer = job ? `${await job.getState()} added ${new Date(job.timestamp).toISOString()} for ${new Date(job.data.deadline).toISOString()}` : 'none';
+        return `live purchase ${r.id} ${r.state} (deadline ${r.deadline?.toISOString() ?? '-'}, timer ${timer}): ${r.path}; outbox: ${r.outbox ?? '-'}`;
+      }),
+    );
+  } finally {
+    await timers.close();
+  }
 }
 
 export interface ScenarioReport {
