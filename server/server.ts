@@ -27,7 +27,7 @@ import { createErrorTracker, type ErrorTracker } from './observability/error-tra
 import { watchProcessErrors } from './observability/process-errors.ts';
 import { createPurchases, EVENT_REFUNDS_QUEUE, HOLD_TIMER_QUEUE, rebuildAvailability, type Purchases } from './purchases/index.ts';
 import { createShutdown, type ShutdownController, type ShutdownStep } from './shutdown.ts';
-import { connectRedis, createPostgres, createRedis, readMigrations, type Redis, type Sql } from './store/index.ts';
+import { connectRedis, createPostgres, createRedis, createStoreClock, readMigrations, type Redis, type Sql } from './store/index.ts';
 import { createWaitingRoom, type WaitingRoom } from './waiting-room/index.ts';
 
 /** Where `npm run build` puts the web client. */
@@ -98,7 +98,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const identity = createIdentity({ config, sql, redis, mail: mailQueue });
   const live = createLive({ config, redis, log, metrics });
   const waitingRoom = createWaitingRoom({ config, sql, redis, log, metrics, ...(options.waitingRoomClock ? { now: options.waitingRoomClock } : {}) });
-  const purchases = createPurchases({ config, sql, redis, log, queues, live, metrics, admission: waitingRoom.gate });
+  // Hold deadlines are set and enforced on the database's clock, whichever node's clock is off. It
+  // is measured on a connection of its own: a wait for a pooled one would read as clock offset.
+  const clockSql = createPostgres({ url: config.postgres.url, poolMax: 1, applicationName: 'boxoffice-clock' });
+  const clock = createStoreClock({ sql: clockSql, log });
+  metrics.readFrom({ storeClockOffsetMs: () => clock.offsetMs() });
+  const purchases = createPurchases({ config, sql, redis, log, queues, live, metrics, admission: waitingRoom.gate, clock });
   const queueNames = [MAIL_QUEUE, HOLD_TIMER_QUEUE, PAYMENT_EVENTS_QUEUE, EVENT_REFUNDS_QUEUE];
   const depths = queueDepths(queues, redis, queueNames);
   metrics.readFrom({ queueJobs: () => depths.read() });
@@ -156,6 +161,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   lifecycle.add({ name: 'http', run: () => app.close() });
   lifecycle.add({ name: 'metrics listener', run: async () => await metricsServer?.close() });
   lifecycle.add({ name: 'purchase workers', run: () => purchases.close() });
+  lifecycle.add({
+    name: 'store clock',
+    run: async () => {
+      clock.close();
+      await clockSql.end({ timeout: 5 });
+    },
+  });
   lifecycle.add({ name: 'mail worker', run: () => mailWorker.close() });
   lifecycle.add({ name: 'mail queue', run: () => mailQueue.close() });
   lifecycle.add({ name: 'queue depths', run: () => depths.close() });
@@ -173,6 +185,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   }
 
+  await clock.start();
   purchases.start();
   waitingRoom.start();
   const url = await app.listen({ host: config.http.host, port: config.http.port });

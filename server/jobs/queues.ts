@@ -56,11 +56,12 @@ export interface RunningWorker {
 export function startWorker<T>(
   settings: QueueSettings,
   queue: string,
-  process: (job: Job<T>) => Promise<unknown>,
+  /** `token` is the worker's lock on the job (what `job.moveToDelayed` needs). */
+  process: (job: Job<T>, token: string | undefined) => Promise<unknown>,
   options: { concurrency: number; log: Logger; label: string; onClose?: () => Promise<void> },
 ): RunningWorker {
   const connection = workerConnection(settings, queue);
-  const worker = new Worker<T>(queue, async (job) => void (await process(job)), workerOptions(settings, connection, queue, options.concurrency));
+  const worker = new Worker<T>(queue, async (job, token) => void (await process(job, token)), workerOptions(settings, connection, queue, options.concurrency));
   worker.on('failed', (job, err) => {
     settings.onJobFailed?.(queue);
     options.log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, `${options.label} failed`);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createRedis } from '../store/redis.ts';
-import { findBinary, isProcessAlive, isRoot, run, sleep } from './system.ts';
+import { aptGetIfRoot, aptInstall, findBinary, isProcessAlive, run, sleep } from './system.ts';
 
 export interface LocalRedisOptions {
   dataDir: string;
@@ -29,17 +29,15 @@ export const REDIS_INSTALL_COMMAND = 'apt-get update && apt-get install -y --no-
 export async function redisServerBinary(log: (message: string) => void): Promise<string> {
   const found = await findBinary('redis-server', SBIN_DIRS);
   if (found) return found;
-  const apt = await findBinary('apt-get');
-  if (!isRoot() || !apt) {
+  const apt = await aptGetIfRoot();
+  if (!apt) {
     throw new Error(
       `redis-server was not found. Install Redis 7 (Debian: sudo ${REDIS_INSTALL_COMMAND}) ` +
         'or set REDIS_URL to an existing Redis.',
     );
   }
   log('redis-server is missing; installing it with apt-get (root on Debian)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run(apt, ['update', '-qq'], { env });
-  await run(apt, ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env });
+  await aptInstall(apt, ['redis-server']);
   const installed = await findBinary('redis-server', SBIN_DIRS);
   if (!installed) throw new Error('apt-get installed redis-server but the binary is not on PATH');
   return installed;

@@ -66,6 +66,19 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+/** apt-get, when we may install Debian packages with it (root on a Debian-like system); else null. */
+export async function aptGetIfRoot(): Promise<string | null> {
+  const apt = await findBinary('apt-get');
+  return isRoot() && apt ? apt : null;
+}
+
+/** Installs Debian packages (no recommends, non-interactive) with the apt-get `aptGetIfRoot` found. */
+export async function aptInstall(apt: string, packages: readonly string[]): Promise<void> {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run(apt, ['update', '-qq'], { env });
+  await run(apt, ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -17,6 +17,8 @@ export interface MetricSources {
   paidWithoutTicketOrRefund?: () => Promise<number>;
   /** Visitors in line in every waiting room. */
   waitingRoomWaiting?: () => Promise<number>;
+  /** This node's clock offset to the database's, ms (database minus node). */
+  storeClockOffsetMs?: () => number;
 }
 
 export function createMetrics() {
@@ -129,6 +131,14 @@ export function createMetrics() {
       name: 'boxoffice_waiting_room_expired_without_hold_total',
       help: 'Admitted visitors who placed no hold within their window and lost their turn (seen on this node).',
       registers,
+    }),
+    storeClockOffset: new Gauge({
+      name: 'boxoffice_store_clock_offset_seconds',
+      help: "The database's clock minus this node's, as this node last measured it (hold deadlines follow the database's).",
+      registers,
+      collect() {
+        if (sources.storeClockOffsetMs) this.set(sources.storeClockOffsetMs() / 1000);
+      },
     }),
     /** Names where the deployment-wide gauges read from (called once, when the node is wired). */
     readFrom(more: MetricSources): void {

@@ -20,7 +20,7 @@ import {
   type PaymentProvider,
   type Payments,
 } from '../payments/index.ts';
-import type { Redis, Sql } from '../store/index.ts';
+import { fixedOffsetClock, type Redis, type Sql, type StoreClock } from '../store/index.ts';
 import type { AdmissionGate } from './admission-port.ts';
 import { heldCounter, seatStateReader } from './availability.ts';
 import { createTicketSigner } from '../scanning/index.ts';
@@ -52,6 +52,11 @@ export interface PurchasesDeps {
   metrics?: Metrics;
   /** The waiting room's gate in front of holds (events with a room need an admission token). */
   admission?: AdmissionGate;
+  /**
+   * The clock hold deadlines are set and enforced on: the database's, shared by every node
+   * (default: this node's own clock).
+   */
+  clock?: Pick<StoreClock, 'now'>;
 }
 
 /**
@@ -68,8 +73,8 @@ const RECONCILE_EVERY_SWEEPS = 10;
  */
 export const RELAY_AFTER_MS = 30_000;
 
-export function createPurchases({ config, sql, redis, log, queues, live, metrics, admission }: PurchasesDeps) {
-  const inventory = createInventory(redis, config.redis.keyPrefix);
+export function createPurchases({ config, sql, redis, log, queues, live, metrics, admission, clock = fixedOffsetClock() }: PurchasesDeps) {
+  const inventory = createInventory(redis, config.redis.keyPrefix, clock.now);
   const paymentEvents = createPaymentEventQueue(queues, redis);
   // The sandbox reports through the payments service, which is built around the chosen provider.
   let payments: Payments | null = null;
@@ -80,7 +85,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
   const active = config.payments.provider === 'sandbox' ? sandbox.provider : providers.find((p) => p.name === config.payments.provider);
   if (!active) throw new Error(`PAYMENT_PROVIDER=${config.payments.provider} has no credentials configured`);
   payments = createPayments({ sql, provider: active, queue: paymentEvents, log });
-  const timers = createHoldTimers(queues, redis);
+  const timers = createHoldTimers(queues, redis, clock);
   const ticketSigner = createTicketSigner(sql, config.auth.jwtSecret);
   const host = createPurchaseHost({
     sql,
@@ -103,6 +108,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
       log,
       holdTtlMs: config.purchases.holdTtlMs,
       holdGraceMs: config.purchases.holdGraceMs,
+      now: clock.now,
       onHoldPlaced: (purchaseId, deadline) => timers.schedule(purchaseId, deadline),
       ticketCodes: (facts) => ticketSigner.codeFor(facts),
       ...(live ? { onAvailabilityChanged: (eventId: string, seats: [string, 'free' | 'held' | 'sold'][]) => live.changed(eventId, seats) } : {}),
@@ -121,7 +127,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
   async function sweep(): Promise<void> {
     await payments!.reconcile(config.payments.reconcileAfterMs);
     for (const eventId of await refunds.pendingCancelledEvents()) await refunds.enqueueEvent(eventId);
-    for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, Date.now());
+    for (const purchaseId of await overdueHolds(sql, 2_000)) await expire(purchaseId, clock.now());
     await host.relay(RELAY_AFTER_MS);
     if (sweeps++ % RECONCILE_EVERY_SWEEPS === 0) {
       for (const eventId of await sellingEvents(sql)) await rebuildAvailability(sql, inventory, eventId, { onlyIfMissing: true });
@@ -164,7 +170,7 @@ export function createPurchases({ config, sql, redis, log, queues, live, metrics
     /** Workers and the sweep: every node runs them. */
     start() {
       background.push(startPaymentEventWorker(queues, (ref) => payments.process(ref.provider, ref.eventId, (id, event) => host.deliver(id, event)), log));
-      background.push(startHoldTimerWorker(queues, expire, log));
+      background.push(startHoldTimerWorker(queues, expire, log, clock));
       background.push(refunds.startWorker());
       const tick = () => {
         sweeping ??= sweep()

@@ -1,3 +1,4 @@
+export { createStoreClock, fixedOffsetClock, type StoreClock, type StoreClockOptions } from './clock.ts';
 export { createPostgres, quoteIdent, type Sql, type TransactionSql } from './postgres.ts';
 export { checkRedis, connectRedis, createRedis, isCluster, type Redis, type RedisTarget } from './redis.ts';
 export {

@@ -28,6 +28,7 @@ const BOXOFFICE_METRICS = [
   'boxoffice_waiting_room_waiting',
   'boxoffice_waiting_room_admitted_total',
   'boxoffice_waiting_room_expired_without_hold_total',
+  'boxoffice_store_clock_offset_seconds',
 ] as const;
 
 /** Long-running services (not the one-shot migration). */
