@@ -44,7 +44,10 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
 
   /**
    * Stores an outcome once and queues it. Answers 'duplicate' when this provider event was seen
-   * before (sequential or concurrent repeats: the primary key lets one insert through).
+   * before (sequential or concurrent repeats: the primary key lets one insert through). A repeat
+   * of an outcome stored but not processed yet queues it again: the first delivery may have been
+   * stored and then failed to reach the queue (the provider got a 5xx and retries), and nothing
+   * else would ever queue it. The job id is the event's, so a job already there is not added twice.
    */
   async function receive(source: ProviderName, verified: VerifiedWebhook, payload: unknown): Promise<'accepted' | 'duplicate'> {
     const outcome = verified.kind === 'outcome' ? verified.outcome : null;
@@ -58,7 +61,14 @@ export function createPayments({ sql, provider, queue, log }: PaymentsDeps) {
               ${outcome ? null : 'ignored'}, ${outcome ? null : 'not an event boxoffice acts on'}, ${outcome ? null : sql`now()`})
       on conflict (provider, event_id) do nothing
       returning event_id`;
-    if (!stored) return 'duplicate';
+    if (!stored) {
+      if (outcome) {
+        const [seen] = await sql<{ outcome: string | null }[]>`
+          select outcome from webhook_events where provider = ${source} and event_id = ${eventId}`;
+        if (seen && seen.outcome === null) await queue.publish({ provider: source, eventId });
+      }
+      return 'duplicate';
+    }
     if (outcome) await queue.publish({ provider: source, eventId });
     return 'accepted';
   }

@@ -10,6 +10,11 @@ import Stripe from 'stripe';
 export const FAKE_STRIPE_KEY = 'sk_test_localstandin0001';
 export const FAKE_STRIPE_WEBHOOK_SECRET = 'whsec_localstandin0001';
 
+/** Keys of test mode made up at run time (a stand-in's only; never live-mode keys). */
+export function makeFakeStripeKeys(): { apiKey: string; webhookSecret: string } {
+  return { apiKey: `sk_test_${randomBytes(16).toString('hex')}`, webhookSecret: `whsec_${randomBytes(24).toString('hex')}` };
+}
+
 interface Intent {
   id: string;
   object: 'payment_intent';
@@ -66,12 +71,15 @@ export interface FakeStripe {
   close(): Promise<void>;
 }
 
-export async function startFakeStripe(): Promise<FakeStripe> {
+/** `keys`: the API key it accepts and the secret it signs webhooks with (by default the fixed ones above). */
+export async function startFakeStripe(keys: { apiKey?: string; webhookSecret?: string } = {}): Promise<FakeStripe> {
+  const apiKey = keys.apiKey ?? FAKE_STRIPE_KEY;
+  const webhookSecret = keys.webhookSecret ?? FAKE_STRIPE_WEBHOOK_SECRET;
   const intents = new Map<string, Intent>();
   const refunds: RefundRecord[] = [];
   const requests: FakeStripe['requests'] = [];
   const replays = new Map<string, { status: number; body: unknown; params: string }>();
-  const signer = new Stripe(FAKE_STRIPE_KEY);
+  const signer = new Stripe(apiKey);
   let cancelHook: ((intent: Intent) => Promise<void> | void) | null = null;
 
   const error = (status: number, type: string, message: string, code?: string) => ({ status, body: { error: { type, message, ...(code ? { code } : {}) } } });
@@ -140,7 +148,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
       res.end(JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${FAKE_STRIPE_KEY}`) {
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
       return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     }
     const replayKey = key ? `${req.method} ${path} ${key}` : null;
@@ -200,7 +208,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const body = JSON.stringify(payload);
       const signature = signer.webhooks.generateTestHeaderString({
         payload: body,
-        secret: options.secret ?? FAKE_STRIPE_WEBHOOK_SECRET,
+        secret: options.secret ?? webhookSecret,
         ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {}),
       });
       return { body, signature };
