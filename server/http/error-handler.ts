@@ -57,9 +57,55 @@ const POSTGRES_CODES: Record<string, [ErrorCode, string]> = {
   '55P03': ['service_unavailable', 'busy; retry'],
 };
 
+/** How long a client should wait before retrying a 503 that gave no time of its own. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+// PostgreSQL or Redis is away (down, restarting, refusing connections): a 503 the client may retry,
+// not a fault. postgres.js reports a lost or refused connection as an Error whose `code` is the
+// socket's errno or one of its own names; the server says why it refuses in a SQLSTATE (class 08:
+// connection exception; 57P01/57P02: admin or crash shutdown; 57P03: cannot connect now, e.g.
+// starting up or in recovery; 53300: too many connections).
+const CONNECTION_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '53300']);
+// ioredis fails a command with a plain Error (these messages) or a MaxRetriesPerRequestError while
+// a request connection (enableOfflineQueue off, one retry) has no Redis to talk to.
+const REDIS_UNAVAILABLE_MESSAGES: ReadonlySet<string> = new Set([
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'None of startup nodes is available',
+  'Failed to refresh slots cache.',
+]);
+
+/** Whether `err` (or what it wraps: `cause`, an AggregateError's `errors`) says a store is unreachable. */
+export function isStoreUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 3) return false;
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string') {
+    if (CONNECTION_CODES.has(e.code)) return true;
+    if (e.name === 'PostgresError' && (e.code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(e.code))) return true;
+  }
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
+  if (typeof e.message === 'string' && REDIS_UNAVAILABLE_MESSAGES.has(e.message)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isStoreUnavailable(inner, depth + 1))) return true;
+  return e.cause !== undefined && isStoreUnavailable(e.cause, depth + 1);
+}
+
 /** Turns anything thrown in a request into an AppError (unknown errors become `internal`). */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isStoreUnavailable(err)) {
+    return new AppError('service_unavailable', 'temporarily unavailable; retry shortly', { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS }, { cause: err });
+  }
   const pg = err as { name?: string; code?: string; constraint_name?: string };
   const known = pg.name === 'PostgresError' && pg.code ? POSTGRES_CODES[pg.code] : undefined;
   if (known) {
@@ -101,6 +147,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
   }
   const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   if (appError.code === 'rate_limited' && typeof retryAfter === 'number') reply.header('retry-after', retryAfter);
+  // Every 503 may be retried: say when (its own time, or a short default).
+  if (appError.code === 'service_unavailable') reply.header('retry-after', typeof retryAfter === 'number' ? retryAfter : UNAVAILABLE_RETRY_AFTER_SECONDS);
   return reply.code(appError.status).type('application/json; charset=utf-8').send(appError.toBody());
 }
 

@@ -333,6 +333,20 @@ export function createPurchaseHost(deps: HostDeps) {
 
     view,
 
+    /**
+     * A retried request for a purchase that exists (same Idempotency-Key): runs what its first try
+     * left undone — the effects its state asked for on entry (a hold not placed, a payment not
+     * started), because that try failed halfway (the database went away under it) or its node died
+     * — instead of leaving them for the relay. Each is idempotent: a first try still running
+     * changes nothing. Resolves with the purchase as it is then.
+     */
+    async resume(purchaseId: string): Promise<PurchaseView> {
+      const pending = await unfinishedEntryEffects(purchaseId);
+      if (pending.length === 0) return view(purchaseId);
+      const last = await inPurchaseTrace(purchaseId, TELEMETRY.relaySpan, { [TELEMETRY.purchaseId]: purchaseId }, () => drain(purchaseId, pending));
+      return last ?? view(purchaseId);
+    },
+
     /** The outbox relay: re-runs effects that a crash (or a failure) left undone. */
     async relay(olderThanMs: number, limit = 100): Promise<number> {
       const rows = await sql<(OutboxRow & { purchase_id: string })[]>`

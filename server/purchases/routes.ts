@@ -212,7 +212,8 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
         // A waiting room's gate comes first: before pricing, before any hold (a retry of a purchase
         // already made is answered as before, even after the admission ended).
         const admitted = earlier ? false : ((await deps.admission?.check(request.body.eventId, user.userId, request.headers['admission-token'])) ?? false);
-        const view = earlier ? { id: earlier.id, existing: true } : await create(user.userId, request.body, key);
+        // A retry carries on what its first try left undone (that try may have failed halfway).
+        const view = earlier ? { id: (await deps.host.resume(earlier.id)).id, existing: true } : await create(user.userId, request.body, key);
         const row = await load(view.id);
         if (row.state === 'rejected') {
           const reason = row.snapshot.context.failure ?? 'unavailable';
@@ -222,6 +223,14 @@ export function purchaseRoutes(deps: PurchaseRouteDeps) {
           });
         }
         if (admitted && !view.existing) await deps.admission?.used(row.event_id, user.userId);
+        if (row.state === 'reserving' || row.state === 'held') {
+          // Its hold or its payment could not be set up just now (a store or the provider away): the
+          // purchase exists and a retry with the same key carries on from where this one stopped.
+          throw new AppError('service_unavailable', 'the purchase is not ready yet; retry with the same Idempotency-Key', {
+            purchaseId: row.id,
+            retryAfterSeconds: 1,
+          });
+        }
         return reply.code(view.existing ? 200 : 201).send(await present(row));
       },
     );

@@ -49,3 +49,76 @@ describe('transactions on a saturated pool', () => {
     expect(open!.n).toBe(0);
   });
 });
+
+// postgres.js 3.4.9 crashes the process (an uncaught TypeError from a deferred write) when a query
+// is written on a reserved connection whose socket has closed, and a closed connection released
+// back to the pool poisons it the same way (porsager/postgres#1208). PostgreSQL restarting does
+// exactly that to every transaction in flight.
+describe('a transaction whose backend goes away', () => {
+  let db: TestDatabase;
+  let sql: Sql;
+  let admin: Sql;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+    sql = createPostgres({ url: db.url, poolMax: 2, applicationName: 'boxoffice-doomed' });
+    admin = createPostgres({ url: db.url, poolMax: 1 });
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 5 });
+    await sql?.end({ timeout: 5 });
+    await db?.drop();
+  });
+
+  const terminate = (pid: number) => admin`select pg_terminate_backend(${pid})`;
+
+  /** What a statement on the closed connection fails with: the close, or the server's word that it ended the session. */
+  const endedByTheClose = (err: unknown) => ['CONNECTION_CLOSED', '57P01', 'ECONNRESET'].includes(String((err as { code?: unknown }).code));
+
+  const round = () => Promise.allSettled(Array.from({ length: 6 }, (_, i) => sql<{ n: number }[]>`select ${i}::int as n`));
+
+  /**
+   * The pool still serves: more queries at once than it has connections, so each connection serves
+   * some. The driver keeps a terminated session's error (57P01) across the reconnect and fails the
+   * first query there with it (a 503 to a client); after that every query must succeed.
+   */
+  async function poolServes(): Promise<void> {
+    const first = await round();
+    for (const failed of first.filter((r) => r.status === 'rejected')) expect(failed.reason).toMatchObject({ code: '57P01' });
+    const second = await round();
+    expect(second.map((r) => (r.status === 'fulfilled' ? r.value[0]!.n : String(r.reason)))).toEqual([0, 1, 2, 3, 4, 5]);
+  }
+
+  it('between statements: the next statement fails (catchable) and the pool goes on', async () => {
+    const outcome = sql.begin(async (tx) => {
+      const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await terminate(me!.pid);
+      await sleep(300);
+      await tx`select 1`;
+    });
+    await expect(outcome).rejects.toSatisfy(endedByTheClose);
+    await poolServes();
+  });
+
+  it('during a statement: it fails, no rollback is written on the dead connection, and the pool goes on', async () => {
+    const outcome = sql.begin(async (tx) => {
+      const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const terminating = sleep(100).then(() => terminate(me!.pid));
+      await Promise.all([tx`select pg_sleep(10)`, terminating]);
+    });
+    await expect(outcome).rejects.toSatisfy(endedByTheClose);
+    await poolServes();
+  });
+
+  it('after its last statement, before commit: the commit fails and the pool goes on', async () => {
+    const outcome = sql.begin(async (tx) => {
+      const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await terminate(me!.pid);
+      await sleep(300);
+      return 'done';
+    });
+    await expect(outcome).rejects.toSatisfy(endedByTheClose);
+    await poolServes();
+  });
+});

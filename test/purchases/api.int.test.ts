@@ -5,6 +5,9 @@
 // checking the promises.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { breakdown, priceOrder, requestHash } from '../../server/purchases/checkout.ts';
+import { createPurchaseHost } from '../../server/purchases/index.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../helpers/databases.ts';
 import { assertPromises, buy, people, saleEvent, settled, type Person } from '../helpers/purchases.ts';
 import { call, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -148,6 +151,42 @@ describe('purchases API', () => {
     expect((await call(`${a.api}/sandbox/payments/${paymentId}/fail`, { token: buyer.token, body: {} })).status).toBe(200);
     expect(await settled(db.sql, created.body.id, ['payment_failed'])).toBe('payment_failed');
     expect(await available(sale, sale.ga)).toBe(3);
+    await assertPromises(db.sql, redis, sale.eventId);
+  });
+
+  it('a retried hold carries on what its first try left undone (cut off halfway), instead of answering without a payment', async () => {
+    const sale = await saleEvent(db.sql, organizer.id, { capacity: 5 });
+    const buyer = buyers[80]!;
+    const key = randomUUID();
+    const body = { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 1 }] };
+    // The first try wrote the purchase, then lost its stores before the hold was placed (its answer
+    // was a 503): the purchase waits in reserving with its hold undone.
+    const order = await priceOrder(db.sql, body);
+    const cutOff = createPurchaseHost({ sql: db.sql, log: pino({ level: 'silent' }), runEffect: () => Promise.reject(new Error('the database went away')) });
+    const first = await cutOff.start({
+      purchaseId: randomUUID(),
+      eventId: sale.eventId,
+      customerId: buyer.id,
+      items: order.items,
+      amountMinor: order.amountMinor,
+      currency: order.currency,
+      idempotencyKey: key,
+      requestHash: requestHash(body),
+      pricing: breakdown(order),
+    });
+    expect(first.state).toBe('reserving');
+    expect(await nobodyHolds(sale.eventId)).toBe(0);
+
+    const retried = await buy(b.api, buyer, body, key);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body).toMatchObject({ id: first.id, state: 'paying', payment: { provider: 'sandbox', status: 'pending' } });
+    expect(await available(sale, sale.ga)).toBe(4);
+    // Once more: nothing new held, the same payment.
+    const again = await buy(a.api, buyer, body, key);
+    expect(again.body).toMatchObject({ id: first.id, state: 'paying', payment: retried.body['payment'] });
+    expect(await available(sale, sale.ga)).toBe(4);
+    expect((await call(`${a.api}/purchases/${first.id}/cancel`, { token: buyer.token, body: {} })).status).toBe(200);
+    expect(await settled(db.sql, first.id, ['cancelled'])).toBe('cancelled');
     await assertPromises(db.sql, redis, sale.eventId);
   });
 
