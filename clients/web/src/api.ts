@@ -39,6 +39,26 @@ export async function api<T>(path: string, options: { method?: string; body?: un
   return body as T;
 }
 
+/**
+ * Runs a request again while the server answers 503 (a store away for a moment, a purchase not
+ * ready yet) or the connection fails (a node gone; the balancer sends the next try elsewhere),
+ * a few times and after the pause the server asks for. The caller keeps one Idempotency-Key for
+ * every try, so a purchase is made once and carries on where the last try stopped.
+ */
+export async function retrying<T>(request: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      const unavailable = (err instanceof ApiError && err.status === 503) || err instanceof TypeError;
+      if (!unavailable || attempt >= attempts) throw err;
+      const asked = err instanceof ApiError ? (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds : undefined;
+      const seconds = typeof asked === 'number' && asked > 0 ? Math.min(asked, 5) : attempt;
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
+}
+
 export interface TicketType {
   id: string;
   name: string;

@@ -2,7 +2,7 @@
 // code, wait in line for a high-demand event, hold tickets or seats, watch the hold count down, pay
 // (sandbox), and see the tickets with their QR codes. Hash routes: #/, #/events/<slug>, #/purchases/<id>.
 import QRCode from 'qrcode';
-import { api, money, token, type EventDetail, type Purchase } from './api.ts';
+import { api, money, retrying, token, type EventDetail, type Purchase } from './api.ts';
 import { failure, h, type Child } from './dom.ts';
 import { countdown } from './format.ts';
 import { onPurchaseUpdate, watchEvent } from './live.ts';
@@ -112,10 +112,9 @@ async function eventPage(slug: string): Promise<void> {
     status.replaceChildren('Holding…');
     const admission = room?.permit()?.admissionToken;
     try {
-      const purchase = await api<Purchase>('/purchases', {
-        body: { eventId: event.id, items },
-        headers: { 'idempotency-key': crypto.randomUUID(), ...(admission ? { 'admission-token': admission } : {}) },
-      });
+      // One key for every try: a retry gets the same purchase, carried on from where it stopped.
+      const headers = { 'idempotency-key': crypto.randomUUID(), ...(admission ? { 'admission-token': admission } : {}) };
+      const purchase = await retrying(() => api<Purchase>('/purchases', { body: { eventId: event.id, items }, headers }));
       location.hash = `#/purchases/${purchase.id}`;
     } catch (err) {
       if (!isAdmissionRefusal(err)) return void status.replaceChildren(failure(err));
