@@ -175,6 +175,31 @@ describe('inventory', () => {
     expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
   });
 
+  it('a release later than the grace still gives the units back, once; the seats were freed at the grace', async () => {
+    const eventId = randomUUID();
+    const ga = randomUUID();
+    const seated = randomUUID();
+    await a.setAvailable(eventId, { [ga]: 3, [seated]: 2 });
+    const purchaseId = randomUUID();
+    const items = [{ ticketTypeId: ga, quantity: 2 }, { ticketTypeId: seated, quantity: 1, seatIds: ['g1'] }];
+    const held = await a.hold({ purchaseId, eventId, items, deadline: new Date(Date.now() + 50), graceMs: 100 });
+    if (!held.ok) throw new Error('expected a hold');
+    // The release is late (nodes overloaded, Postgres away): past the deadline and the grace the
+    // seat's safety net frees it, and another buyer takes it meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await a.seatOwners(eventId, ['g1'])).toEqual([null]);
+    const other = randomUUID();
+    const taken = await b.hold({ purchaseId: other, eventId, items: [{ ticketTypeId: seated, quantity: 1, seatIds: ['g1'] }], deadline: future(), graceMs: 1000 });
+    expect(taken.ok).toBe(true);
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 1, [seated]: 0 });
+
+    expect(await a.release({ purchaseId, eventId, items, token: held.token })).toBe('released');
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
+    expect(await a.seatOwners(eventId, ['g1'])).toEqual([other]);
+    expect(await b.release({ purchaseId, eventId, items, token: held.token })).toBe('nothing_held');
+    expect(await a.available(eventId, [ga, seated])).toEqual({ [ga]: 3, [seated]: 1 });
+  });
+
   it('converting a hold keeps its units taken and its seats blocked', async () => {
     const eventId = randomUUID();
     const seated = randomUUID();

@@ -27,7 +27,7 @@ export interface HoldRequest {
   eventId: string;
   items: readonly HoldItem[];
   deadline: Date;
-  /** How long past the deadline the Redis records may outlive a lost release (safety net). */
+  /** How long past the deadline the seat keys may outlive a lost release (safety net; the record is kept longer). */
   graceMs: number;
   /**
    * The purchase released this hold and claims the units again (a late payment): if the hold's
@@ -51,7 +51,15 @@ export interface ReleaseRequest {
   token: string;
 }
 
-type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert' | 'restock';
+/**
+ * How long a hold record may outlive its seat keys. The seats' TTL (deadline + grace) frees them
+ * should every release be lost; the record carries the units to give back, so a release that comes
+ * after the grace must still find it. A hold always ends by its release or its conversion: this
+ * only clears the record of a purchase lost for good.
+ */
+const HOLD_RECORD_KEEP_MS = 7 * 24 * 3600 * 1000;
+
+type ScriptName = 'hold' | 'release' | 'checkHold' | 'convert' | 'restock' | 'restore';
 
 /** A connection with the commands defineCommand added, looked up by name. */
 type ScriptedRedis = Redis & { [command: string]: unknown };
@@ -59,7 +67,7 @@ type ScriptedRedis = Redis & { [command: string]: unknown };
 /** Loads a script and names its command after its content, so two versions never run each other's. */
 function defineScripts(redis: Redis): Record<ScriptName, string> {
   const names = {} as Record<ScriptName, string>;
-  for (const script of ['hold', 'release', 'checkHold', 'convert', 'restock'] as const) {
+  for (const script of ['hold', 'release', 'checkHold', 'convert', 'restock', 'restore'] as const) {
     const lua = readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8');
     const command = `bo_${script}_${createHash('sha1').update(lua).digest('hex').slice(0, 10)}`;
     if (typeof (redis as ScriptedRedis)[command] !== 'function') redis.defineCommand(command, { lua });
@@ -85,13 +93,20 @@ export function inventoryKeys(prefix: string, eventId: string) {
   };
 }
 
-export interface RestoredSeat {
-  seatId: string;
-  /** The purchase that holds it, or bought it. */
-  purchaseId: string;
-  sold: boolean;
-  /** For a held seat: how long its key may live (deadline + grace). */
-  ttlMs?: number;
+/** What PostgreSQL knows of an event's inventory, for Redis to get back what it lost. */
+export interface InventoryRecord {
+  /** The highest fencing token handed out: the counter goes on from at least there. */
+  fenceAtLeast: number;
+  /** Units available per ticket type: capacity - sold - what the holds below (and others placed) set aside. */
+  counts: Readonly<Record<string, number>>;
+  /** Set the counts even where Redis has them (default: only missing ones). */
+  overwrite?: boolean;
+  /** Sold seats and the purchase that bought each. */
+  sold: readonly { seatId: string; purchaseId: string }[];
+  /** Live holds as the purchases know them: token, deadline (epoch ms) and items in the hold's order. */
+  holds: readonly { purchaseId: string; token: string; deadline: number; items: readonly HoldItem[] }[];
+  /** How long past its deadline a restored held seat may stay blocked should every release be lost. */
+  seatGraceMs: number;
 }
 
 export interface Inventory {
@@ -102,10 +117,12 @@ export interface Inventory {
   /** Whether the purchase still holds with this token (checked before tickets are issued). */
   holdStatus(eventId: string, purchaseId: string, token: string): Promise<'live' | 'missing' | 'stale'>;
   /**
-   * After Redis lost an event's keys: puts back, where missing, the seats that are sold or held
-   * and a fencing counter at least as high as any token handed out, so tokens keep growing.
+   * After Redis lost an event's keys, in one atomic step: a fencing counter at least as high as
+   * any token handed out (tokens keep growing), the sold seats, the missing counts, and the hold
+   * records and seats of the holds those counts set aside, so their releases give them back.
+   * Resolves with the purchases whose hold record was put back.
    */
-  restore(eventId: string, state: { fenceAtLeast: number; seats: readonly RestoredSeat[] }): Promise<void>;
+  restore(eventId: string, record: InventoryRecord): Promise<string[]>;
   /** Voided tickets go back on sale: units per ticket type, and their seats freed; once per requestId. */
   restock(request: { eventId: string; purchaseId: string; requestId: string; units: Readonly<Record<string, number>>; seatIds: readonly string[] }): Promise<boolean>;
   setAvailable(eventId: string, counts: Readonly<Record<string, number>>, options?: { onlyIfMissing?: boolean }): Promise<void>;
@@ -132,7 +149,7 @@ export function createInventory(redis: Redis, keyPrefix: string, now: () => numb
     async hold(request) {
       const { types, seats, keys } = layout(request.eventId, request.purchaseId, request.items);
       const ttl = Math.max(1, request.deadline.getTime() - now()) + request.graceMs;
-      const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity), request.replacing ?? ''];
+      const args = [request.purchaseId, request.deadline.getTime(), ttl, types.length, ...request.items.map((i) => i.quantity), request.replacing ?? '', HOLD_RECORD_KEEP_MS];
       const [code, value, deadline] = (await run('hold', keys, args)) as [number, number, number | undefined];
       switch (code) {
         case HoldCode.held:
@@ -182,15 +199,36 @@ export function createInventory(redis: Redis, keyPrefix: string, now: () => numb
       return ((await run('restock', keys, args)) as number) === 1;
     },
 
-    async restore(eventId, { fenceAtLeast, seats }) {
+    async restore(eventId, record) {
       const k = inventoryKeys(keyPrefix, eventId);
-      const pipeline = redis.pipeline();
-      if (fenceAtLeast > 0) pipeline.set(k.fence(), String(fenceAtLeast), 'NX');
-      for (const seat of seats) {
-        if (seat.sold) pipeline.set(k.seat(seat.seatId), `sold:${seat.purchaseId}`, 'NX');
-        else pipeline.set(k.seat(seat.seatId), seat.purchaseId, 'PX', Math.max(1, seat.ttlMs ?? 1), 'NX');
-      }
-      await pipeline.exec();
+      const types = Object.keys(record.counts);
+      const index = new Map(types.map((id, i) => [id, i + 1]));
+      // A hold on a ticket type without a count here cannot be accounted for: left out.
+      const holds = record.holds.filter((h) => h.items.every((i) => index.has(i.ticketTypeId)));
+      const keys = [k.fence(), ...types.map(k.available), ...record.sold.map((s) => k.seat(s.seatId))];
+      const at = now();
+      const state = {
+        fence: String(Math.max(0, Math.floor(record.fenceAtLeast))),
+        counts: types.map((id) => String(record.counts[id])),
+        overwrite: record.overwrite ?? false,
+        sold: record.sold.map((s) => s.purchaseId),
+        holds: holds.map((h) => {
+          const seats = h.items.flatMap((i) => i.seatIds ?? []);
+          keys.push(k.hold(h.purchaseId), ...seats.map(k.seat));
+          const seatTtl = Math.max(1_000, h.deadline - at + record.seatGraceMs);
+          return {
+            purchase: h.purchaseId,
+            token: h.token,
+            deadline: String(h.deadline),
+            seatTtl: String(seatTtl),
+            recordTtl: String(Math.max(seatTtl, HOLD_RECORD_KEEP_MS)),
+            items: h.items.map((i) => [index.get(i.ticketTypeId)!, i.quantity]),
+            seats: seats.length,
+          };
+        }),
+      };
+      keys.push(k.changes());
+      return (await run('restore', keys, [JSON.stringify(state)])) as string[];
     },
 
     async setAvailable(eventId, counts, options) {

@@ -95,19 +95,27 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
         return result === 'succeeded' ? { type: 'payment.succeeded', paymentId: effect.params.paymentId } : null;
       }
       case 'issueTickets': {
-        if (effect.params.holdToken !== '') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
-        // The money came after the hold was released: claim the units again, briefly, or refund.
-        // A retry after the tickets were issued must not claim anything (their seats read as sold).
+        const { eventId, holdToken, items } = effect.params;
+        const status = holdToken === '' ? null : await deps.inventory.holdStatus(eventId, purchaseId, holdToken);
+        if (status === 'live') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
+        // A hold Redis lost (a flush, or writes a crash lost) that no rebuild put back: Redis no
+        // longer sets its units aside, so issuing on it alone would leave the count high for good.
+        // (A record with another token is this effect's own claim, from a run that did not finish:
+        // nothing else writes this purchase's record while it is confirming on this hold.)
+        const lost = status !== null;
+        // No hold to convert (released before the money came, or lost): claim the units again,
+        // briefly, or refund. A retry after the tickets were issued must not claim anything (their
+        // seats read as sold); one whose hold was lost still converts what is left of it.
         const [issued] = await deps.sql<{ n: number }[]>`select count(*)::int as n from tickets where purchase_id = ${purchaseId}`;
-        if (issued && issued.n > 0) return { type: 'tickets.issued' };
+        if (issued && issued.n > 0) return lost ? issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes) : { type: 'tickets.issued' };
         // The released hold's record may still be there (its release on the way): replace it, so
-        // that release cannot hand back the units these tickets take.
-        const again = await placeHold(purchaseId, effect.params.eventId, effect.params.items, RECLAIM_MS, effect.params.releasedToken);
-        if (!again.ok) return { type: 'tickets.failed', reason: `${again.reason}_after_release` };
+        // that release cannot hand back the units these tickets take. A lost hold has no release
+        // on the way: a record found now (a rebuild put it back, or an earlier run claimed it) is adopted.
+        const again = await placeHold(purchaseId, eventId, items, RECLAIM_MS, lost ? undefined : effect.params.releasedToken);
+        if (lost) deps.log.warn({ purchaseId, claimed: again.ok }, 'paid purchase whose hold Redis lost: claiming its units again');
+        if (!again.ok) return { type: 'tickets.failed', reason: lost ? 'hold_lost' : `${again.reason}_after_release` };
         const outcome = await issueTickets(deps.sql, deps.inventory, { ...effect.params, holdToken: again.token }, deps.ticketCodes);
-        if (outcome.type === 'tickets.failed') {
-          await deps.inventory.release({ purchaseId, eventId: effect.params.eventId, items: effect.params.items, token: again.token });
-        }
+        if (outcome.type === 'tickets.failed') await deps.inventory.release({ purchaseId, eventId, items, token: again.token });
         return outcome;
       }
       case 'refund': {

@@ -1,14 +1,80 @@
-// Rebuilds an event's available counts in Redis from Postgres: capacity - sold - what live
-// purchases hold. Run at start, by the periodic sweep, and when a hold finds no count (a flushed
-// Redis heals itself, a new event gets its first counts). A purchase still reserving counts only
-// once its placeHold effect has run (its hold may have existed before a flush); one whose hold is
-// not placed yet is about to ask the rebuilt count itself, and counting it would undersell.
-import type { Inventory } from '../inventory/index.ts';
+// Rebuilds an event's inventory in Redis from Postgres: the available counts (capacity - sold -
+// what live holds take), the sold seats, the fencing counter, and the hold record of each live
+// hold, so that the purchase's release or conversion finds it and gives back (or keeps) its units
+// and seats. Run at start, by the periodic sweep, and when a hold or a watcher finds no count (a
+// flushed Redis heals itself, a new event gets its first counts).
+//
+// A live hold is one the purchase knows it has (a token in its context): a purchase still
+// reserving has none yet and is about to ask the rebuilt count itself, and one paid after its hold
+// was released claims its units again itself (counting either would undersell). A purchase whose
+// tickets are in counts as sold, whatever its state says yet.
+import type { PurchaseItem } from '../../machines/index.ts';
+import type { Inventory, InventoryRecord } from '../inventory/index.ts';
 import type { Sql } from '../store/index.ts';
 import { HOLDING_STATES } from './availability.ts';
 
 /** How long a restored held seat outlives its deadline if every release were lost. */
 const GRACE_MS = 5 * 60_000;
+
+/** What Postgres says an event's Redis inventory holds, read as one consistent snapshot. */
+export type EventInventory = Omit<InventoryRecord, 'overwrite' | 'seatGraceMs'>;
+
+export async function readEventInventory(sql: Sql, eventId: string): Promise<EventInventory> {
+  return sql.begin(async (tx) => {
+    await tx`set transaction isolation level repeatable read, read only`;
+    const types = await tx<{ id: string; capacity: number; sold: number }[]>`
+      select id, capacity, sold from ticket_types where event_id = ${eventId}`;
+    const holding = await tx<{ id: string; items: PurchaseItem[]; hold: { token: string; deadline: number } }[]>`
+      select p.id, p.snapshot->'context'->'items' as items, p.snapshot->'context'->'hold' as hold
+      from purchases p
+      where p.event_id = ${eventId} and p.state in ${tx(HOLDING_STATES)}
+        and jsonb_typeof(p.snapshot->'context'->'hold') = 'object'
+        and not exists (select 1 from tickets t where t.purchase_id = p.id)`;
+    const sold = await tx<{ seatId: string; purchaseId: string }[]>`
+      select seat_id::text as "seatId", purchase_id as "purchaseId" from tickets
+      where event_id = ${eventId} and seat_id is not null and status = 'valid'`;
+    const [fence] = await tx<{ max: string | null }[]>`
+      select max(greatest((snapshot->'context'->'hold'->>'token')::bigint, (snapshot->'context'->>'releasedToken')::bigint))::text as max
+      from purchases where event_id = ${eventId}`;
+    const held = new Map<string, number>();
+    for (const p of holding) for (const item of p.items) held.set(item.ticketTypeId, (held.get(item.ticketTypeId) ?? 0) + item.quantity);
+    return {
+      fenceAtLeast: Number(fence?.max ?? 0),
+      counts: Object.fromEntries(types.map((t) => [t.id, Math.max(0, t.capacity - t.sold - (held.get(t.id) ?? 0))])),
+      sold,
+      holds: holding.map((p) => ({ purchaseId: p.id, token: p.hold.token, deadline: p.hold.deadline, items: p.items })),
+    };
+  });
+}
+
+/**
+ * Puts `record` back where Redis lacks it (see Inventory.restore). A purchase may have moved on
+ * between the read and the restore, its release or conversion finding nothing then: a hold record
+ * put back for one whose tickets are issued is converted here (its state may still say confirming
+ * while the tickets are in), and one put back for a purchase that ended without tickets is released,
+ * so nothing stays held for a purchase that is over.
+ */
+export async function restoreEventInventory(
+  sql: Sql,
+  inventory: Inventory,
+  eventId: string,
+  record: EventInventory,
+  options: { onlyIfMissing?: boolean } = {},
+): Promise<string[]> {
+  const restored = await inventory.restore(eventId, { ...record, overwrite: !options.onlyIfMissing, seatGraceMs: GRACE_MS });
+  if (!restored.length) return restored;
+  const moved = await sql<{ id: string; tickets: number }[]>`
+    select id, tickets from (
+      select p.id, p.state, (select count(*)::int from tickets t where t.purchase_id = p.id and t.status = 'valid') as tickets
+      from purchases p where p.id in ${sql(restored)}) r
+    where r.tickets > 0 or r.state not in ${sql(HOLDING_STATES)}`;
+  for (const purchase of moved) {
+    const hold = record.holds.find((h) => h.purchaseId === purchase.id)!;
+    const request = { purchaseId: hold.purchaseId, eventId, items: hold.items, token: hold.token };
+    await (purchase.tickets > 0 ? inventory.convert(request) : inventory.release(request));
+  }
+  return restored;
+}
 
 export async function rebuildAvailability(
   sql: Sql,
@@ -16,47 +82,9 @@ export async function rebuildAvailability(
   eventId: string,
   options: { onlyIfMissing?: boolean } = {},
 ): Promise<Record<string, number>> {
-  const rows = await sql<{ id: string; available: number }[]>`
-    select t.id, greatest(0, t.capacity - t.sold - coalesce(h.held, 0))::int as available
-    from ticket_types t
-    left join (
-      select (item->>'ticketTypeId')::uuid as ticket_type_id, sum((item->>'quantity')::int) as held
-      from purchases p, jsonb_array_elements(p.snapshot->'context'->'items') item
-      where p.event_id = ${eventId} and p.state in ${sql(HOLDING_STATES)}
-        and ${holdPlaced(sql)}
-      group by 1
-    ) h on h.ticket_type_id = t.id
-    where t.event_id = ${eventId}`;
-  const counts = Object.fromEntries(rows.map((r) => [r.id, r.available]));
-  await inventory.setAvailable(eventId, counts, options);
-  await restoreSeatsAndFence(sql, inventory, eventId);
-  return counts;
-}
-
-/** A purchase still reserving holds nothing until its placeHold effect has run (see above). */
-const holdPlaced = (sql: Sql) => sql`(p.state <> 'reserving' or exists (
-  select 1 from purchase_outbox o where o.purchase_id = p.id and o.effect = 'placeHold' and o.done_at is not null))`;
-
-/** Sold and held seats, and the fencing counter, put back where Redis lost them. */
-async function restoreSeatsAndFence(sql: Sql, inventory: Inventory, eventId: string): Promise<void> {
-  const [fence] = await sql<{ max: string | null }[]>`
-    select max((snapshot->'context'->'hold'->>'token')::bigint)::text as max from purchases where event_id = ${eventId}`;
-  const sold = await sql<{ seat_id: string; purchase_id: string }[]>`
-    select seat_id::text, purchase_id from tickets where event_id = ${eventId} and seat_id is not null and status = 'valid'`;
-  const held = await sql<{ seat_id: string; purchase_id: string; ttl_ms: number }[]>`
-    select seat.id as seat_id, p.id as purchase_id,
-           greatest(1000, extract(epoch from (coalesce(p.hold_deadline, now()) - now())) * 1000 + ${GRACE_MS})::int as ttl_ms
-    from purchases p
-    cross join lateral jsonb_array_elements(p.snapshot->'context'->'items') item
-    cross join lateral jsonb_array_elements_text(coalesce(item->'seatIds', '[]'::jsonb)) seat(id)
-    where p.event_id = ${eventId} and p.state in ${sql(HOLDING_STATES)} and ${holdPlaced(sql)}`;
-  await inventory.restore(eventId, {
-    fenceAtLeast: Number(fence?.max ?? 0),
-    seats: [
-      ...sold.map((s) => ({ seatId: s.seat_id, purchaseId: s.purchase_id, sold: true })),
-      ...held.map((h) => ({ seatId: h.seat_id, purchaseId: h.purchase_id, sold: false, ttlMs: h.ttl_ms })),
-    ],
-  });
+  const record = await readEventInventory(sql, eventId);
+  await restoreEventInventory(sql, inventory, eventId, record, options);
+  return { ...record.counts };
 }
 
 /** Every event still selling. */

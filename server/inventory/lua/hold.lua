@@ -10,13 +10,18 @@
 
   ARGV[1]              purchase id
   ARGV[2]              hold deadline, epoch ms (stored; the durable timer enforces it)
-  ARGV[3]              safety TTL of the hold record and seat keys, ms (deadline + grace)
+  ARGV[3]              safety TTL of the seat keys, ms (deadline + grace): seats come free by
+                       themselves should every release be lost
   ARGV[4]              T, the number of ticket types
   ARGV[5 .. 4+T]       quantity per ticket type, in KEYS order
   ARGV[5+T]            a released hold's token, or '': a record of this purchase with exactly
                        that token is a release still on its way (a reclaim after a late payment):
                        it is given back here and the late release finds a stale token. Any other
                        record is adopted as usual (a retried reclaim keeps its own hold).
+  ARGV[6+T]            TTL of the hold record, ms: far longer than the seat keys'. The record is
+                       what gives the units back, so it must still be there when a release comes
+                       after the grace (nodes overloaded, Postgres away); only its release or
+                       conversion ends it, and this long stop clears one lost for good.
 
   Returns {code, value}:
     { 1, token, deadline}  held; token is the fencing token of this hold
@@ -77,6 +82,6 @@ for j = 3 + t, #KEYS - 1 do
   redis.call('SET', KEYS[j], ARGV[1], 'PX', ttl)
 end
 redis.call('HSET', hold, 'token', token, 'purchase', ARGV[1], 'deadline', ARGV[2], 'types', t)
-redis.call('PEXPIRE', hold, ttl)
+redis.call('PEXPIRE', hold, math.max(ttl, tonumber(ARGV[6 + t])))
 note_changes()
 return {1, token, tonumber(ARGV[2])}
