@@ -18,6 +18,8 @@ export interface ChaosNode {
   output(): string;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** How long a hold lasts in the scenarios. */
 export const HOLD_TTL_SECONDS = 8;
 
@@ -97,4 +99,29 @@ export async function stopNodes(nodes: readonly ChaosNode[]): Promise<void> {
       clearTimeout(timer);
     }),
   );
+}
+
+/** /health/ready of each node now (0: no answer). */
+export async function readiness(nodes: readonly ChaosNode[]): Promise<number[]> {
+  return Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const res = await fetch(`${node.url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+        await res.arrayBuffer();
+        return res.status;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+}
+
+/** Waits (bounded) until every node is ready; ms it took, or null if they were not by `withinMs`. */
+export async function waitAllReady(nodes: readonly ChaosNode[], withinMs: number): Promise<number | null> {
+  const from = Date.now();
+  while (Date.now() - from < withinMs) {
+    if ((await readiness(nodes)).every((s) => s === 200)) return Date.now() - from;
+    await sleep(250);
+  }
+  return null;
 }

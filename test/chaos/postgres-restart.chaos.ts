@@ -5,36 +5,16 @@
 // nodes are ready again, every purchase ends, every promise holds, and no payment the buyers saw
 // succeed is lost: each belongs to a purchase that ends confirmed or refunded.
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../load-tests/onsale/nodes.ts';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
+import { readiness, startNodes, stopNodes, type ChaosNode } from './nodes.ts';
 import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
 import { startChaosStores, type ChaosStores } from './stores.ts';
-import { reportOf, settleAndCheck, writeReport } from './verdict.ts';
+import { expectEveryPromiseKept, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let runStartedAt = Date.now();
-/** A line per phase on stderr: where a slow or stuck run spent its time. */
-const phase = (what: string) => process.stderr.write(`[chaos postgres-restart] ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${what}\n`);
-
-/** /health/ready of each node now (0: no answer). */
-async function readiness(nodes: readonly ChaosNode[]): Promise<number[]> {
-  return Promise.all(
-    nodes.map(async (node) => {
-      try {
-        const res = await fetch(`${node.url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
-        await res.arrayBuffer();
-        return res.status;
-      } catch {
-        return 0;
-      }
-    }),
-  );
-}
+const phase = phaseLog('postgres-restart');
 
 describe('chaos: PostgreSQL restarted mid-spike', () => {
   let stores: ChaosStores;
@@ -55,9 +35,7 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
   afterAll(async () => {
     // A run that never reached its report still leaves the nodes' logs behind.
     if (!reported && nodes.length) {
-      const dir = join(ROOT, 'test-artifacts', 'chaos');
-      await mkdir(dir, { recursive: true });
-      await Promise.all(nodes.map((node, i) => writeFile(join(dir, `postgres-restart-node-${i + 1}.log`), node.output())));
+      await writeNodeLogs('postgres-restart', nodes);
     }
     await stopNodes(nodes);
     await stores?.stop();
@@ -65,7 +43,7 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
 
   it('refuses cleanly while it is away and loses nothing paid when it returns', async () => {
     const startedAt = Date.now();
-    runStartedAt = startedAt;
+    phase.start();
     const tally = new Tally();
     const [standing] = sale.events;
     const EARLY = 6;
@@ -207,9 +185,7 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
     await writeReport(report, nodes);
     reported = true;
 
-    expect(report.failedBadly).toEqual([]);
-    expect(report.findings).toEqual({});
-    expect(Object.values(report.promises).every((v) => v === 'pass'), JSON.stringify(report.promises)).toBe(true);
+    expectEveryPromiseKept(report);
     expect(tally.totals().unavailableTries).toBeGreaterThan(0);
     expect(downReadiness.has(503)).toBe(true);
     expect(readyAgainMs).not.toBeNull();

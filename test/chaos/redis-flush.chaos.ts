@@ -4,16 +4,13 @@
 // timers were lost, new holds get timers again, watchers see the live version jump and re-sync,
 // and every promise holds: nothing oversold (PostgreSQL refuses at confirm; such buyers are
 // refunded), no hold leaked, and the Redis counts true once the sale has settled.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../load-tests/onsale/nodes.ts';
 import { runSpike, Tally } from './crowd.ts';
 import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
 import { countsPresent, expiryLagMs, holdTimerStates, leftoverHoldRecords, purchaseEnds } from './redis-probes.ts';
 import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
 import { startChaosStores, type ChaosStores } from './stores.ts';
-import { reportOf, settleAndCheck, writeReport } from './verdict.ts';
+import { expectEveryPromiseKept, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
 import { openWatchers } from './watchers.ts';
 
 const SCENARIO = 'redis-flush';
@@ -21,8 +18,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** An expiry this soon after the deadline came from the hold's timer; the sweep takes longer (2 s slack). */
 const TIMER_LAG_MS = 1_500;
 
-let runStartedAt = Date.now();
-const phase = (what: string) => process.stderr.write(`[chaos ${SCENARIO}] ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${what}\n`);
+const phase = phaseLog(SCENARIO);
 
 describe('chaos: Redis flushed mid-spike', () => {
   let stores: ChaosStores;
@@ -36,9 +32,7 @@ describe('chaos: Redis flushed mid-spike', () => {
   });
   afterAll(async () => {
     if (!reported && nodes.length) {
-      const dir = join(ROOT, 'test-artifacts', 'chaos');
-      await mkdir(dir, { recursive: true });
-      await Promise.all(nodes.map((node, i) => writeFile(join(dir, `${SCENARIO}-node-${i + 1}.log`), node.output())));
+      await writeNodeLogs(SCENARIO, nodes);
     }
     await stopNodes(nodes);
     await stores?.stop();
@@ -46,7 +40,7 @@ describe('chaos: Redis flushed mid-spike', () => {
 
   it('rebuilds counts, seats and holds from PostgreSQL; queues resume; watchers re-sync; nothing oversold', async () => {
     const startedAt = Date.now();
-    runStartedAt = startedAt;
+    phase.start();
     const tally = new Tally();
     const ids = sale.events.map((e) => e.eventId);
     const watchers = await openWatchers(nodes, ids, 2, tally);
@@ -138,9 +132,7 @@ describe('chaos: Redis flushed mid-spike', () => {
     await writeReport(report, nodes);
     reported = true;
 
-    expect(report.failedBadly).toEqual([]);
-    expect(report.findings).toEqual({});
-    expect(Object.values(report.promises).every((v) => v === 'pass'), JSON.stringify(report.promises)).toBe(true);
+    expectEveryPromiseKept(report);
     expect(liveAtFlush).toBeGreaterThan(0);
     expect(countsRebuiltMs).not.toBeNull();
     expect(heldSince.length).toBeGreaterThan(0);

@@ -1,40 +1,14 @@
-// What the Redis fault scenarios look at besides the promises: each node's readiness, the hold
+// What the Redis fault scenarios look at besides the promises: the checks' Redis connection back, the hold
 // timers (delayed jobs) of some purchases, the Redis counts of the sale, and how its purchases
 // ended (paid ones refunded because their units were gone after Redis lost them).
 import { Queue } from 'bullmq';
 import { producerOptions } from '../../server/jobs/index.ts';
 import { HOLD_TIMER_QUEUE } from '../../server/purchases/timers.ts';
-import type { ChaosNode } from './nodes.ts';
 import type { ChaosStores } from './stores.ts';
 import { KEY_PREFIX } from './stores.ts';
 import type { ChaosEvent } from './verdict.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** /health/ready of each node now (0: no answer). */
-export async function readiness(nodes: readonly ChaosNode[]): Promise<number[]> {
-  return Promise.all(
-    nodes.map(async (node) => {
-      try {
-        const res = await fetch(`${node.url}/health/ready`, { signal: AbortSignal.timeout(5_000) });
-        await res.arrayBuffer();
-        return res.status;
-      } catch {
-        return 0;
-      }
-    }),
-  );
-}
-
-/** Waits (bounded) until every node is ready; ms it took, or null if they were not by `withinMs`. */
-export async function waitAllReady(nodes: readonly ChaosNode[], withinMs: number): Promise<number | null> {
-  const from = Date.now();
-  while (Date.now() - from < withinMs) {
-    if ((await readiness(nodes)).every((s) => s === 200)) return Date.now() - from;
-    await sleep(250);
-  }
-  return null;
-}
 
 /** Waits (bounded) until the checks' own Redis connection answers again after a restart. */
 export async function waitRedis(stores: ChaosStores, withinMs = 15_000): Promise<void> {

@@ -4,24 +4,19 @@
 // and no node crashes; when it is back every node is ready again, the queue workers resume (hold
 // timers scheduled before the outage still fire), watchers catch up, and every promise holds.
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../load-tests/onsale/nodes.ts';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
-import { expiryLagMs, holdTimerStates, purchaseEnds, readiness, waitAllReady, waitRedis } from './redis-probes.ts';
+import { readiness, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
+import { expiryLagMs, holdTimerStates, purchaseEnds, waitRedis } from './redis-probes.ts';
 import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
 import { startChaosStores, type ChaosStores } from './stores.ts';
-import { reportOf, settleAndCheck, writeReport } from './verdict.ts';
+import { expectEveryPromiseKept, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
 import { openWatchers } from './watchers.ts';
 
 const SCENARIO = 'redis-restart';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let runStartedAt = Date.now();
-/** A line per phase on stderr: where a slow or stuck run spent its time. */
-const phase = (what: string) => process.stderr.write(`[chaos ${SCENARIO}] ${((Date.now() - runStartedAt) / 1000).toFixed(1)} s: ${what}\n`);
+const phase = phaseLog(SCENARIO);
 
 describe('chaos: Redis restarted mid-spike (AOF)', () => {
   let stores: ChaosStores;
@@ -36,9 +31,7 @@ describe('chaos: Redis restarted mid-spike (AOF)', () => {
   afterAll(async () => {
     // A run that never reached its report still leaves the nodes' logs behind.
     if (!reported && nodes.length) {
-      const dir = join(ROOT, 'test-artifacts', 'chaos');
-      await mkdir(dir, { recursive: true });
-      await Promise.all(nodes.map((node, i) => writeFile(join(dir, `${SCENARIO}-node-${i + 1}.log`), node.output())));
+      await writeNodeLogs(SCENARIO, nodes);
     }
     await stopNodes(nodes);
     await stores?.stop();
@@ -46,7 +39,7 @@ describe('chaos: Redis restarted mid-spike (AOF)', () => {
 
   it('refuses cleanly while Redis is away; nodes, queues and watchers carry on when it is back', async () => {
     const startedAt = Date.now();
-    runStartedAt = startedAt;
+    phase.start();
     const tally = new Tally();
     const [standing] = sale.events;
     const EARLY = 6;
@@ -160,9 +153,7 @@ describe('chaos: Redis restarted mid-spike (AOF)', () => {
     await writeReport(report, nodes);
     reported = true;
 
-    expect(report.failedBadly).toEqual([]);
-    expect(report.findings).toEqual({});
-    expect(Object.values(report.promises).every((v) => v === 'pass'), JSON.stringify(report.promises)).toBe(true);
+    expectEveryPromiseKept(report);
     expect(tally.totals().unavailableTries).toBeGreaterThan(0);
     expect(downReadiness.has(503)).toBe(true);
     expect(readyAgainMs).not.toBeNull();

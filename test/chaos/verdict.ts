@@ -3,6 +3,7 @@
 // integration tests and the load test read), and write the scenario's report: operations
 // attempted, succeeded, failed cleanly and badly, each promise pass or fail, and what was seen.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { expect } from 'vitest';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { createInventory } from '../../server/inventory/index.ts';
@@ -132,8 +133,7 @@ const REPORT_DIR = join(ROOT, 'test-artifacts', 'chaos');
 
 /** Writes `test-artifacts/chaos/<scenario>.json` (and each node's log beside it) and prints one summary line per operation kind. */
 export async function writeReport(report: ScenarioReport, nodes: readonly { output(): string }[] = []): Promise<void> {
-  await mkdir(REPORT_DIR, { recursive: true });
-  await Promise.all(nodes.map((node, i) => writeFile(join(REPORT_DIR, `${report.scenario}-node-${i + 1}.log`), node.output())));
+  await writeNodeLogs(report.scenario, nodes);
   await writeFile(join(REPORT_DIR, `${report.scenario}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const lines = [
     `[chaos ${report.scenario}] ${report.fault} (${report.durationSeconds} s)`,
@@ -144,6 +144,26 @@ export async function writeReport(report: ScenarioReport, nodes: readonly { outp
     `  seen: ${JSON.stringify(report.seen)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Each node's log beside the scenario's report (also for a run that never reached its report). */
+export async function writeNodeLogs(scenario: string, nodes: readonly { output(): string }[]): Promise<void> {
+  await mkdir(REPORT_DIR, { recursive: true });
+  await Promise.all(nodes.map((node, i) => writeFile(join(REPORT_DIR, `${scenario}-node-${i + 1}.log`), node.output())));
+}
+
+/** What every scenario asserts of its report: nothing failed badly, no finding, every promise kept. */
+export function expectEveryPromiseKept(report: ScenarioReport): void {
+  expect(report.failedBadly).toEqual([]);
+  expect(report.findings).toEqual({});
+  expect(Object.values(report.promises).every((v) => v === 'pass'), JSON.stringify(report.promises)).toBe(true);
+}
+
+/** A line per phase of a scenario on stderr, timed from `start()`: where a slow or stuck run spent its time. */
+export function phaseLog(scenario: string) {
+  let startedAt = Date.now();
+  const log = (what: string) => process.stderr.write(`[chaos ${scenario}] ${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${what}\n`);
+  return Object.assign(log, { start: () => (startedAt = Date.now()) });
 }
 
 export function reportOf(scenario: string, fault: string, startedAt: number, tally: Tally, checked: Checked, seen: Record<string, unknown>, extraVerdicts: Verdicts = {}, extraFindings: Record<string, string[]> = {}): ScenarioReport {
