@@ -117,6 +117,33 @@ export async function assertPromises(sql: Sql, redis: TestRedis, eventId: string
   }
 }
 
+/**
+ * The oversubscribed spike: `requests` concurrent hold requests of one ticket each for `sale.ga`,
+ * spread over the given nodes' APIs, must hold exactly its capacity (everyone else 409); every hold
+ * is then paid (sandbox, on the first node) and must end confirmed, with sold = tickets = capacity.
+ */
+export async function oversubscribedSpike(sql: Sql, sale: Sale, buyers: readonly Person[], apis: readonly string[], requests = 1000): Promise<void> {
+  const [type] = await sql<{ capacity: number }[]>`select capacity from ticket_types where id = ${sale.ga}`;
+  const capacity = type!.capacity;
+  const plan = Array.from({ length: requests }, (_, i) => ({ buyer: buyers[i % buyers.length]!, api: apis[i % apis.length]! }));
+  const results = await Promise.all(plan.map(({ buyer, api }) => buy(api, buyer, { eventId: sale.eventId, items: [{ ticketTypeId: sale.ga, quantity: 1 }] })));
+  const held = results.flatMap((r, i) => (r.status === 201 ? [{ r, buyer: plan[i]!.buyer }] : []));
+  expect(held).toHaveLength(capacity);
+  expect(new Set(results.map((r) => r.status))).toEqual(new Set([201, 409]));
+
+  const paid = await Promise.all(
+    held.map(({ r, buyer }) => {
+      const paymentId = (r.body['payment'] as { paymentId: string }).paymentId;
+      return call(`${apis[0]!}/sandbox/payments/${paymentId}/succeed`, { token: buyer.token, body: {} });
+    }),
+  );
+  expect(paid.map((r) => r.status)).toEqual(paid.map(() => 200));
+  for (const { r } of held) await settled(sql, r.body.id, ['confirmed']);
+  const [after] = await sql<{ sold: number; tickets: number }[]>`
+    select sold, (select count(*)::int from tickets where ticket_type_id = ${sale.ga}) as tickets from ticket_types where id = ${sale.ga}`;
+  expect(after).toEqual({ sold: capacity, tickets: capacity });
+}
+
 export interface StartedHold {
   sale: Sale;
   who: Person;
