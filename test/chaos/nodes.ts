@@ -125,3 +125,14 @@ export async function waitAllReady(nodes: readonly ChaosNode[], withinMs: number
   }
   return null;
 }
+
+/** The readiness answers the nodes gave while polled for `forMs` (every 200 ms): a store is down meanwhile. */
+export async function readinessWhileDown(nodes: readonly ChaosNode[], forMs: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  const since = Date.now();
+  do {
+    for (const status of await readiness(nodes)) seen.add(status);
+    await sleep(200);
+  } while (Date.now() - since < forMs);
+  return seen;
+}

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { readiness, startNodes, stopNodes, type ChaosNode } from './nodes.ts';
+import { readinessWhileDown, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
 import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
 import { startChaosStores, type ChaosStores } from './stores.ts';
 import { expectEveryPromiseKept, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
@@ -105,22 +105,14 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
     await stores.killPostgres();
     phase('PostgreSQL killed');
     const earlyPays = Promise.all(early.map((p) => pay(p, Date.now() + 30_000)));
-    // Readiness while it is away, polled (bounded) until the restart.
-    const downReadiness = new Set<number>();
-    while (Date.now() - killedAt < 3_000) {
-      for (const status of await readiness(nodes)) downReadiness.add(status);
-      await sleep(250);
-    }
+    // Readiness while it is away, polled until the restart.
+    const downReadiness = await readinessWhileDown(nodes, Math.max(0, 3_000 - (Date.now() - killedAt)));
     await stores.startPostgres();
     const outageMs = Date.now() - killedAt;
     phase(`PostgreSQL accepts connections again (readiness while down: ${[...downReadiness].join(', ')})`);
 
     // Every node ready again (bounded): PostgreSQL reconnected, workers running.
-    let readyAgainMs: number | null = null;
-    for (let i = 0; i < 60 && readyAgainMs === null; i++) {
-      if ((await readiness(nodes)).every((s) => s === 200)) readyAgainMs = Date.now() - killedAt - outageMs;
-      else await sleep(250);
-    }
+    const readyAgainMs = await waitAllReady(nodes, 15_000);
 
     phase(readyAgainMs === null ? 'nodes NOT ready again' : `every node ready again after ${readyAgainMs} ms`);
     const result = await spike;

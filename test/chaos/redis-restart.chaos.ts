@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { readiness, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
+import { readinessWhileDown, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
 import { expiryLagMs, holdTimerStates, purchaseEnds, waitRedis } from './redis-probes.ts';
 import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
 import { startChaosStores, type ChaosStores } from './stores.ts';
@@ -84,12 +84,7 @@ describe('chaos: Redis restarted mid-spike (AOF)', () => {
     phase('Redis killed');
     // Readiness while it is away, polled for about two seconds (counted from the kill's end: on
     // a busy machine the kill itself may take a while), then the restart.
-    const downReadiness = new Set<number>();
-    const downSince = Date.now();
-    do {
-      for (const status of await readiness(nodes)) downReadiness.add(status);
-      await sleep(200);
-    } while (Date.now() - downSince < 2_000);
+    const downReadiness = await readinessWhileDown(nodes, 2_000);
     await stores.startRedis();
     const outageMs = Date.now() - killedAt;
     phase(`Redis answers again after ${outageMs} ms (readiness while down: ${[...downReadiness].join(', ')})`);
