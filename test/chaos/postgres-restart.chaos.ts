@@ -23,11 +23,7 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
   let reported = false;
 
   beforeAll(async () => {
-    stores = await startChaosStores('postgres-restart');
-    // The local test profile acknowledges commits before their WAL is written, which a crash may
-    // then lose; production commits are durable, and that is what this scenario relies on.
-    await stores.sql`alter system set synchronous_commit = on`;
-    await stores.sql`select pg_reload_conf()`;
+    stores = await startChaosStores('postgres-restart', { durable: true });
     const [setting] = await stores.sql<{ synchronous_commit: string }[]>`show synchronous_commit`;
     expect(setting!.synchronous_commit).toBe('on');
     [nodes, sale] = await Promise.all([startNodes(stores, [{}, {}, {}]), seedChaosSale(stores, { standing: 120, seats: 50, buyers: 330 })]);

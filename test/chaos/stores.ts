@@ -40,11 +40,15 @@ async function killAndWait(pid: number | null, signal: NodeJS.Signals): Promise<
   if (isProcessAlive(pid)) throw new Error(`process ${pid} outlived ${signal} for 5 s`);
 }
 
-export async function startChaosStores(name: string): Promise<ChaosStores> {
+/**
+ * `durable`: PostgreSQL commits as in production (the test profile acknowledges commits before
+ * their WAL is on disk, which a crash may then lose) — for the scenarios that crash it.
+ */
+export async function startChaosStores(name: string, options: { durable?: boolean } = {}): Promise<ChaosStores> {
   // Under the test runs' folder, named for this process: a run that dies is swept by the next.
   const root = join(LOCAL_DATA_DIR, 'test', `run-${process.pid}`, `chaos-${name}`);
   const log = () => {};
-  const pgOptions = { dataDir: join(root, 'postgres'), port: await freePort(), database: 'boxoffice_chaos', profile: 'test' as const, reuseRunning: false, log };
+  const pgOptions = { dataDir: join(root, 'postgres'), port: await freePort(), database: 'boxoffice_chaos', profile: options.durable ? ('development' as const) : ('test' as const), reuseRunning: false, log };
   const redisOptions = { dataDir: join(root, 'redis'), port: await freePort(), reuseRunning: false, log };
   let postgres: LocalPostgres | null = null;
   let redisServer: LocalRedis | null = null;
