@@ -97,7 +97,7 @@ export function createEffectRunner(deps: EffectDeps): EffectRunner {
       case 'issueTickets': {
         const { eventId, holdToken, items } = effect.params;
         const status = holdToken === '' ? null : await deps.inventory.holdStatus(eventId, purchaseId, holdToken);
-        if (status === 'live') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes);
+        if (status === 'live') return issueTickets(deps.sql, deps.inventory, effect.params, deps.ticketCodes, status);
         // A hold Redis lost (a flush, or writes a crash lost) that no rebuild put back: Redis no
         // longer sets its units aside, so issuing on it alone would leave the count high for good.
         // (A record with another token is this effect's own claim, from a run that did not finish:

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PurchaseItem } from '../../machines/index.ts';
 import { createInventory, inventoryKeys, type Inventory } from '../inventory/index.ts';
 import { createTestDatabase, createTestRedis, deleteKeysUnder, type TestDatabase, type TestRedis } from '../../test/helpers/databases.ts';
+import { saleEvent } from '../../test/helpers/purchases.ts';
 import { createEffectRunner } from './effects.ts';
 import { createPurchaseHost, type PurchaseHost } from './host.ts';
 import { issueTickets } from './issue-tickets.ts';
@@ -46,21 +47,7 @@ describe('rebuilding an event inventory after Redis lost it', () => {
   });
 
   /** An event on sale with no Redis counts yet (the first hold rebuilds them). */
-  async function onSale(capacity: number, seats: number) {
-    const [event] = await db.sql<{ id: string }[]>`
-      insert into events (organizer_id, slug, title, timezone, starts_at, ends_at, sales_start_at, sales_end_at, status)
-      values (${customerId}, ${`r-${randomUUID().slice(0, 8)}`}, 'Rebuilt', 'UTC', now() + interval '10 days', now() + interval '11 days', now(), now() + interval '9 days', 'published')
-      returning id`;
-    const eventId = event!.id;
-    const [ga] = await db.sql<{ id: string }[]>`
-      insert into ticket_types (event_id, name, kind, price_minor, currency, capacity) values (${eventId}, 'GA', 'general', 1000, 'EUR', ${capacity}) returning id`;
-    const [seated] = await db.sql<{ id: string }[]>`
-      insert into ticket_types (event_id, name, kind, price_minor, currency, capacity) values (${eventId}, 'Seats', 'seated', 2000, 'EUR', ${seats}) returning id`;
-    const seatRows = await db.sql<{ id: string }[]>`
-      insert into seats (event_id, ticket_type_id, section, row_label, seat_number)
-      select ${eventId}, ${seated!.id}, 'S', 'A', n::text from generate_series(1, ${seats}) n returning id::text`;
-    return { eventId, ga: ga!.id, seated: seated!.id, seatIds: seatRows.map((r) => r.id) };
-  }
+  const onSale = (capacity: number, seats: number) => saleEvent(db.sql, customerId, { capacity, seats });
 
   async function hold(eventId: string, items: PurchaseItem[]): Promise<string> {
     const purchaseId = randomUUID();
