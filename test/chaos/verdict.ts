@@ -146,6 +146,29 @@ export async function writeReport(report: ScenarioReport, nodes: readonly { outp
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/**
+ * A scenario's own checks, as reportOf's last two arguments: a check is a list of what breaks it
+ * (kept when empty; the first ten, shortened, become its findings) or a plain pass/fail.
+ */
+export function ownChecks(checks: Record<string, readonly string[] | boolean>): [Verdicts, Record<string, string[]>] {
+  const verdicts: Verdicts = {};
+  const findings: Record<string, string[]> = {};
+  for (const [name, check] of Object.entries(checks)) {
+    const broken = typeof check === 'boolean' ? [] : check;
+    verdicts[name] = (typeof check === 'boolean' ? check : broken.length === 0) ? 'pass' : 'fail';
+    if (broken.length) findings[name] = broken.slice(0, 10).map((line) => line.slice(0, 400));
+  }
+  return [verdicts, findings];
+}
+
+/** What a scenario that takes a store away asserts besides the promises: refused cleanly meanwhile, every node up and ready after. */
+export function expectOutageSurvived(outage: { tally: Tally; downReadiness: ReadonlySet<number>; readyAgainMs: number | null; nodes: readonly { alive(): boolean }[] }): void {
+  expect(outage.tally.totals().unavailableTries).toBeGreaterThan(0);
+  expect(outage.downReadiness.has(503)).toBe(true);
+  expect(outage.readyAgainMs).not.toBeNull();
+  expect(outage.nodes.every((n) => n.alive())).toBe(true);
+}
+
 /** Each node's log beside the scenario's report (also for a run that never reached its report). */
 export async function writeNodeLogs(scenario: string, nodes: readonly { output(): string }[]): Promise<void> {
   await mkdir(REPORT_DIR, { recursive: true });
