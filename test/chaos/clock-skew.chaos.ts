@@ -4,12 +4,12 @@
 // every expired hold ended at or after its deadline and within a small grace of it (PostgreSQL's
 // own timestamps), every deadline is HOLD_TTL after the moment the hold was placed (on the
 // database's clock), and every promise holds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSpike, Tally } from './crowd.ts';
+import { chaosScenario } from './scenario.ts';
 import { faketimeLibrary, skewedClockEnv } from './faketime.ts';
-import { chaosEnv, startNodes, stopNodes, type ChaosNode } from './nodes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
+import { chaosEnv, type ChaosNode } from './nodes.ts';
+import { planCrowd } from './sale.ts';
 import { expectEveryPromiseKept, ownChecks, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 
 /** Each node's wall clock against the true one, seconds. */
@@ -83,24 +83,16 @@ function range(values: readonly number[]) {
 }
 
 describe('chaos: clock skew between nodes', () => {
-  let stores: ChaosStores;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-
-  beforeAll(async () => {
-    stores = await startChaosStores('clock-skew');
-    const library = await faketimeLibrary();
-    [nodes, sale] = await Promise.all([
-      startNodes(stores, SKEWS.map((s) => skewedClockEnv(library, s))),
-      seedChaosSale(stores, { standing: 200, seats: 90, buyers: 240 }),
-    ]);
-  });
-  afterAll(async () => {
-    await stopNodes(nodes);
-    await stores?.stop();
+  const scenario = chaosScenario('clock-skew', {
+    sale: { standing: 200, seats: 90, buyers: 240 },
+    nodeEnvs: async () => {
+      const library = await faketimeLibrary();
+      return SKEWS.map((s) => skewedClockEnv(library, s));
+    },
   });
 
   it('expires no hold early or late beyond the grace, whichever node placed or expired it', async () => {
+    const { stores, nodes, sale } = scenario;
     const startedAt = Date.now();
     const tally = new Tally();
     const env = chaosEnv(stores);

@@ -2,33 +2,22 @@
 // fail over to the others (same Idempotency-Key), its purchases finish or expire there (timers and
 // sweep run on every node), its watchers and its door scanner reconnect to another node and
 // re-sync — and every promise holds afterwards.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call } from '../helpers/server.ts';
 import { runSpike, send, Tally } from './crowd.ts';
-import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
+import { chaosScenario } from './scenario.ts';
+import { planCrowd } from './sale.ts';
 import { FailoverScanner } from './scanners.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
 import { expectEveryPromiseKept, ownChecks, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 import { openWatchers } from './watchers.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('chaos: a node killed mid-spike', () => {
-  let stores: ChaosStores;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-
-  beforeAll(async () => {
-    stores = await startChaosStores('kill-node');
-    [nodes, sale] = await Promise.all([startNodes(stores, [{}, {}, {}]), seedChaosSale(stores, { standing: 150, seats: 60, buyers: 420 })]);
-  });
-  afterAll(async () => {
-    await stopNodes(nodes);
-    await stores?.stop();
-  });
+  const scenario = chaosScenario('kill-node', { sale: { standing: 150, seats: 60, buyers: 420 } });
 
   it('loses nothing: purchases end on the other nodes, watchers and scanners move over and re-sync', async () => {
+    const { stores, nodes, sale } = scenario;
     const startedAt = Date.now();
     const tally = new Tally();
     const [standing] = sale.events;

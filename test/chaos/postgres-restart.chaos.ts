@@ -5,39 +5,25 @@
 // nodes are ready again, every purchase ends, every promise holds, and no payment the buyers saw
 // succeed is lost: each belongs to a purchase that ends confirmed or refunded.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { readinessWhileDown, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
-import { expectEveryPromiseKept, expectOutageSurvived, ownChecks, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
+import { chaosScenario } from './scenario.ts';
+import { readinessWhileDown, waitAllReady } from './nodes.ts';
+import { planCrowd } from './sale.ts';
+import { expectEveryPromiseKept, expectOutageSurvived, ownChecks, phaseLog, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const phase = phaseLog('postgres-restart');
 
 describe('chaos: PostgreSQL restarted mid-spike', () => {
-  let stores: ChaosStores;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-  let reported = false;
-
-  beforeAll(async () => {
-    stores = await startChaosStores('postgres-restart', { durable: true });
-    const [setting] = await stores.sql<{ synchronous_commit: string }[]>`show synchronous_commit`;
-    expect(setting!.synchronous_commit).toBe('on');
-    [nodes, sale] = await Promise.all([startNodes(stores, [{}, {}, {}]), seedChaosSale(stores, { standing: 120, seats: 50, buyers: 330 })]);
-  });
-  afterAll(async () => {
-    // A run that never reached its report still leaves the nodes' logs behind.
-    if (!reported && nodes.length) {
-      await writeNodeLogs('postgres-restart', nodes);
-    }
-    await stopNodes(nodes);
-    await stores?.stop();
-  });
+  const scenario = chaosScenario('postgres-restart', { durable: true, sale: { standing: 120, seats: 50, buyers: 330 } });
 
   it('refuses cleanly while it is away and loses nothing paid when it returns', async () => {
+    const { stores, nodes, sale } = scenario;
+    // A crash must not lose what PostgreSQL acknowledged: the scenario's database commits durably.
+    const [setting] = await stores.sql<{ synchronous_commit: string }[]>`show synchronous_commit`;
+    expect(setting!.synchronous_commit).toBe('on');
     const startedAt = Date.now();
     phase.start();
     const tally = new Tally();
@@ -165,7 +151,6 @@ describe('chaos: PostgreSQL restarted mid-spike', () => {
       }),
     );
     await writeReport(report, nodes);
-    reported = true;
 
     expectEveryPromiseKept(report);
     expectOutageSurvived({ tally, downReadiness, readyAgainMs, nodes });

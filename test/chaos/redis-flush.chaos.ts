@@ -4,13 +4,12 @@
 // timers were lost, new holds get timers again, watchers see the live version jump and re-sync,
 // and every promise holds: nothing oversold (PostgreSQL refuses at confirm; such buyers are
 // refunded), no hold leaked, and the Redis counts true once the sale has settled.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSpike, Tally } from './crowd.ts';
-import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
+import { chaosScenario } from './scenario.ts';
 import { countsPresent, expiryLagMs, holdTimerStates, leftoverHoldRecords, purchaseEnds } from './redis-probes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
-import { expectEveryPromiseKept, ownChecks, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
+import { planCrowd } from './sale.ts';
+import { expectEveryPromiseKept, ownChecks, phaseLog, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 import { openWatchers } from './watchers.ts';
 
 const SCENARIO = 'redis-flush';
@@ -21,24 +20,10 @@ const TIMER_LAG_MS = 1_500;
 const phase = phaseLog(SCENARIO);
 
 describe('chaos: Redis flushed mid-spike', () => {
-  let stores: ChaosStores;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-  let reported = false;
-
-  beforeAll(async () => {
-    stores = await startChaosStores(SCENARIO);
-    [nodes, sale] = await Promise.all([startNodes(stores, [{}, {}, {}]), seedChaosSale(stores, { standing: 120, seats: 50, buyers: 360 })]);
-  });
-  afterAll(async () => {
-    if (!reported && nodes.length) {
-      await writeNodeLogs(SCENARIO, nodes);
-    }
-    await stopNodes(nodes);
-    await stores?.stop();
-  });
+  const scenario = chaosScenario(SCENARIO, { sale: { standing: 120, seats: 50, buyers: 360 } });
 
   it('rebuilds counts, seats and holds from PostgreSQL; queues resume; watchers re-sync; nothing oversold', async () => {
+    const { stores, nodes, sale } = scenario;
     const startedAt = Date.now();
     phase.start();
     const tally = new Tally();
@@ -125,7 +110,6 @@ describe('chaos: Redis flushed mid-spike', () => {
       }),
     );
     await writeReport(report, nodes);
-    reported = true;
 
     expectEveryPromiseKept(report);
     expect(liveAtFlush).toBeGreaterThan(0);

@@ -4,13 +4,13 @@
 // and no node crashes; when it is back every node is ready again, the queue workers resume (hold
 // timers scheduled before the outage still fire), watchers catch up, and every promise holds.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSpike, send, Tally, type HeldPurchase } from './crowd.ts';
-import { readinessWhileDown, startNodes, stopNodes, waitAllReady, type ChaosNode } from './nodes.ts';
+import { chaosScenario } from './scenario.ts';
+import { readinessWhileDown, waitAllReady } from './nodes.ts';
 import { expiryLagMs, holdTimerStates, purchaseEnds, waitRedis } from './redis-probes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
-import { expectEveryPromiseKept, expectOutageSurvived, ownChecks, phaseLog, reportOf, settleAndCheck, writeNodeLogs, writeReport } from './verdict.ts';
+import { planCrowd } from './sale.ts';
+import { expectEveryPromiseKept, expectOutageSurvived, ownChecks, phaseLog, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 import { openWatchers } from './watchers.ts';
 
 const SCENARIO = 'redis-restart';
@@ -19,25 +19,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const phase = phaseLog(SCENARIO);
 
 describe('chaos: Redis restarted mid-spike (AOF)', () => {
-  let stores: ChaosStores;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-  let reported = false;
-
-  beforeAll(async () => {
-    stores = await startChaosStores(SCENARIO);
-    [nodes, sale] = await Promise.all([startNodes(stores, [{}, {}, {}]), seedChaosSale(stores, { standing: 140, seats: 60, buyers: 366 })]);
-  });
-  afterAll(async () => {
-    // A run that never reached its report still leaves the nodes' logs behind.
-    if (!reported && nodes.length) {
-      await writeNodeLogs(SCENARIO, nodes);
-    }
-    await stopNodes(nodes);
-    await stores?.stop();
-  });
+  const scenario = chaosScenario(SCENARIO, { sale: { standing: 140, seats: 60, buyers: 366 } });
 
   it('refuses cleanly while Redis is away; nodes, queues and watchers carry on when it is back', async () => {
+    const { stores, nodes, sale } = scenario;
     const startedAt = Date.now();
     phase.start();
     const tally = new Tally();
@@ -141,7 +126,6 @@ describe('chaos: Redis restarted mid-spike (AOF)', () => {
       }),
     );
     await writeReport(report, nodes);
-    reported = true;
 
     expectEveryPromiseKept(report);
     expectOutageSurvived({ tally, downReadiness, readyAgainMs, nodes });

@@ -6,13 +6,12 @@
 // secret, a real signature over another body, too old, unsigned). Genuine deliveries get 2xx, each
 // event takes effect once, forgeries get 400 and change nothing, and every promise holds.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { makeFakeStripeKeys, startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.ts';
 import { runSpike, Tally, type HeldPurchase } from './crowd.ts';
-import { startNodes, stopNodes, type ChaosNode } from './nodes.ts';
-import { planCrowd, seedChaosSale, type ChaosSale } from './sale.ts';
-import { startChaosStores, type ChaosStores } from './stores.ts';
+import { chaosScenario } from './scenario.ts';
+import { planCrowd } from './sale.ts';
 import { expectEveryPromiseKept, reportOf, settleAndCheck, writeReport } from './verdict.ts';
 import { FORGERIES, WebhookBurst, type DuplicatePlan, type Forgery } from './webhooks.ts';
 
@@ -41,35 +40,31 @@ type Payer = 'pays' | 'declined' | 'declined_then_pays' | 'pays_at_the_deadline'
 const userOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub;
 
 describe('chaos: a webhook burst during a spike', () => {
-  let stores: ChaosStores;
-  let stripe: FakeStripe;
-  let nodes: ChaosNode[] = [];
-  let sale: ChaosSale;
-
-  beforeAll(async () => {
-    stores = await startChaosStores('webhook-burst');
-    const keys = makeFakeStripeKeys();
-    stripe = await startFakeStripe(keys);
-    const env = {
-      PAYMENT_PROVIDER: 'stripe',
-      STRIPE_SECRET_KEY: keys.apiKey,
-      STRIPE_WEBHOOK_SECRET: keys.webhookSecret,
-      STRIPE_API_URL: stripe.url,
-      // The burst comes from one address (loopback); Stripe spreads its deliveries over a dozen.
-      // The production limit stays; these nodes lift it (see the scenario's report).
-      RATE_LIMIT_WEBHOOKS_PER_MINUTE: '100000',
-      // Webhooks, not reconciliation, must settle these payments: lookups start long after the run.
-      PAYMENT_RECONCILE_AFTER_SECONDS: '600',
-    };
-    [nodes, sale] = await Promise.all([startNodes(stores, [env, env, env]), seedChaosSale(stores, { standing: 360, seats: 140, buyers: BUYERS })]);
-  });
-  afterAll(async () => {
-    await stopNodes(nodes);
-    await stripe?.close();
-    await stores?.stop();
+  let fakeStripe: FakeStripe | undefined;
+  const scenario = chaosScenario('webhook-burst', {
+    sale: { standing: 360, seats: 140, buyers: BUYERS },
+    nodeEnvs: async () => {
+      const keys = makeFakeStripeKeys();
+      fakeStripe = await startFakeStripe(keys);
+      const env = {
+        PAYMENT_PROVIDER: 'stripe',
+        STRIPE_SECRET_KEY: keys.apiKey,
+        STRIPE_WEBHOOK_SECRET: keys.webhookSecret,
+        STRIPE_API_URL: fakeStripe.url,
+        // The burst comes from one address (loopback); Stripe spreads its deliveries over a dozen.
+        // The production limit stays; these nodes lift it (see the scenario's report).
+        RATE_LIMIT_WEBHOOKS_PER_MINUTE: '100000',
+        // Webhooks, not reconciliation, must settle these payments: lookups start long after the run.
+        PAYMENT_RECONCILE_AFTER_SECONDS: '600',
+      };
+      return [env, env, env];
+    },
+    cleanup: async () => await fakeStripe?.close(),
   });
 
   it('answers every genuine delivery 2xx and every forged one 400; each event takes effect once; forgeries change nothing', async () => {
+    const { stores, nodes, sale } = scenario;
+    const stripe = fakeStripe!;
     const startedAt = Date.now();
     const tally = new Tally();
     const random = seeded(20261124);
